@@ -1,0 +1,284 @@
+"""The ``newsflow`` command: a thin layer over :mod:`newsflow.api` and the ingest flow."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from newsflow import api
+from newsflow.errors import NewsflowError
+from newsflow.pipeline import IngestSummary
+from parsers.dates import parse_date
+from storage.queries import ArticleQuery, ArticleRow
+
+app = typer.Typer(
+    name="newsflow",
+    help="Ingest news articles, tag them with topics and query the stored database.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+class DocFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL or SQLite path [env: NEWSFLOW_DATABASE_URL; "
+                              "default: sqlite:///newsflow.db]", show_default=False),
+]
+
+
+def _date(value: str | None, flag: str) -> datetime | None:
+    if value is None:
+        return None
+    parsed = parse_date(value)
+    if parsed is None:
+        raise typer.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD or ISO 8601)",
+                                 param_hint=flag)
+    return parsed
+
+
+def _dump_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to read "
+                                                     "(.txt articles, .jsonl dumps).")],
+    db: DbOption = None,
+    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Articles per batch (task).")] = None,
+    output: Annotated[DocFormat, typer.Option("--format", help="Summary format.")] = DocFormat.text,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+) -> None:
+    """Read, clean, deduplicate, tag and store articles, as a Prefect flow run."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise NewsflowError(f"no such file or directory: {', '.join(missing)}")
+    from newsflow.pipeline import prepare_database, tagger_for
+    from newsflow.settings import load_settings
+
+    # Fail fast, before Prefect starts, on a bad database URL or taxonomy.
+    settings = load_settings(database_url=db, taxonomy=taxonomy, batch_size=batch_size)
+    prepare_database(settings.database_url, tagger_for(settings.taxonomy))
+
+    from flows.runtime import configure_prefect
+
+    configure_prefect(verbose)
+    from flows.ingest import ingest_flow
+
+    summary: IngestSummary = ingest_flow(
+        [str(p) for p in paths], database_url=settings.database_url,
+        taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
+        batch_size=settings.batch_size,
+    )
+    if output is DocFormat.json:
+        out.print_json(_dump_json(summary.as_dict()))
+    else:
+        _print_summary(summary)
+    if summary.errors:
+        raise typer.Exit(1)
+
+
+def _print_summary(summary: IngestSummary) -> None:
+    t = summary.totals
+    where = ", ".join(summary.inputs)
+    if t.new == t.updated == t.duplicates == 0 and not summary.errors:
+        out.print(f"Read {t.read} articles from {where}: nothing new, all {t.unchanged} already "
+                  f"stored in {summary.database} (run #{summary.run_id}).")
+        return
+    out.print(f"Ingested {where} into {summary.database} (run #{summary.run_id}, "
+              f"{summary.seconds:.1f} s)")
+    out.print(f"  read {t.read + t.errors} · new {t.new} · updated {t.updated} · "
+              f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors}")
+    if summary.topics:
+        topics = " · ".join(f"{k} {v}" for k, v in sorted(summary.topics.items(),
+                                                         key=lambda kv: (-kv[1], kv[0])))
+        out.print(f"  topics (new and updated): {topics}")
+    for origin, message in summary.errors[:20]:
+        err.print(Text(f"  skipped {origin}: {message}"))
+    if len(summary.errors) > 20:
+        err.print(f"  … and {len(summary.errors) - 20} more errors (see `newsflow stats`)")
+
+
+def _print_rows(rows: Sequence[ArticleRow], fmt: ListFormat) -> None:
+    records = [row.as_dict() for row in rows]
+    if fmt is ListFormat.json:
+        out.print_json(_dump_json(records))
+    elif fmt is ListFormat.jsonl:
+        for record in records:
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    elif fmt is ListFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(ArticleRow.__dataclass_fields__),
+                                lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({**record, "topics": ";".join(record["topics"])})
+        sys.stdout.write(buffer.getvalue())
+    else:
+        if not rows:
+            err.print("No articles match.")
+            return
+        table = Table(show_lines=False, expand=False)
+        table.add_column("id", justify="right", no_wrap=True)
+        table.add_column("published", no_wrap=True, min_width=10)
+        table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=16)
+        table.add_column("title", overflow="fold", min_width=30, ratio=3)
+        table.add_column("topics", overflow="fold", ratio=2)
+        for row in rows:
+            table.add_row(str(row.id), row.published.date().isoformat() if row.published else "",
+                          Text(row.source), Text(row.title), Text(", ".join(row.topics)))
+        out.print(table)
+
+
+@app.command()
+def query(
+    topic: Annotated[str | None, typer.Option(help="Only articles tagged with this topic slug.")] = None,
+    text: Annotated[str | None, typer.Option(help='Full-text search: words, "phrases", OR, -word.')] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published before (YYYY-MM-DD).")] = None,
+    source: Annotated[str | None, typer.Option(help="Only articles from this source.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many articles.")] = 20,
+    include_duplicates: Annotated[bool, typer.Option(help="Also list stored copies.")] = False,
+    output: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
+    db: DbOption = None,
+) -> None:
+    """List stored articles, newest first (best match first with --text)."""
+    spec = ArticleQuery(topic=topic, text=text, since=_date(since, "--since"),
+                        until=_date(until, "--until"), source=source, limit=limit,
+                        include_duplicates=include_duplicates)
+    _print_rows(api.find_articles(spec, db), output)
+
+
+@app.command()
+def show(
+    article_id: Annotated[int, typer.Argument(metavar="ID", help="Article id (from `query`).")],
+    output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
+    db: DbOption = None,
+) -> None:
+    """Print one article with its topics and the evidence for each."""
+    detail = api.get_article(article_id, db)
+    if output is DocFormat.json:
+        out.print_json(_dump_json(detail.as_dict()))
+        return
+    row = detail.row
+    out.print(Text(row.title, style="bold"))
+    meta = [f"id {row.id}", f"source {row.source}",
+            f"published {row.published.isoformat() if row.published else 'unknown'}",
+            f"language {row.language or 'unknown'}", f"{detail.word_count} words"]
+    out.print(Text(" · ".join(meta)))
+    if row.url:
+        out.print(Text(row.url))
+    if row.duplicate_of:
+        out.print(f"duplicate of article {row.duplicate_of}")
+    if detail.copies:
+        out.print(f"copies: {', '.join(map(str, detail.copies))}")
+    out.print()
+    if not detail.tags:
+        out.print("Topics: none")
+    for tag in detail.tags:
+        out.print(Text(f"{tag.topic} ({tag.label}) score {tag.score:.2f} [{tag.tagger_version}]",
+                       style="bold"))
+        for item in tag.evidence:
+            out.print(Text(f"  {item['kind']:<8} {item['phrase']!r} at {item['start']}–{item['end']}"
+                           f"  (+{item['weight']})"))
+    out.print()
+    out.print(Text(detail.text))
+
+
+@app.command()
+def topics(
+    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")] = None,
+    output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
+    db: DbOption = None,
+) -> None:
+    """List the taxonomy's topics with the number of articles tagged with each."""
+    items = api.list_topics(db, str(taxonomy) if taxonomy else None)
+    if output is DocFormat.json:
+        out.print_json(_dump_json([item.__dict__ for item in items]))
+        return
+    table = Table()
+    table.add_column("topic", no_wrap=True)
+    table.add_column("label", overflow="fold")
+    table.add_column("articles", justify="right")
+    for item in items:
+        table.add_row(item.slug, Text(item.label), str(item.articles))
+    out.print(table)
+
+
+@app.command()
+def stats(
+    output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
+    db: DbOption = None,
+) -> None:
+    """Summarise the database: articles, copies, sources, dates, runs, errors."""
+    data = api.database_stats(db).as_dict()
+    if output is DocFormat.json:
+        out.print_json(_dump_json(data))
+        return
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
+        out.print(Text(f"{key.replace('_', ' '):<16} {value if value is not None else '-'}"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: runs the CLI and turns every failure into one line and an exit code."""
+    debug = os.environ.get("NEWSFLOW_DEBUG") == "1"
+    try:
+        result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        err.print(Text(f"newsflow: error: {exc.format_message()}{hint}"))
+        return 2
+    except click.exceptions.Abort:
+        err.print("newsflow: aborted")
+        return 130
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except NewsflowError as exc:
+        err.print(Text(f"newsflow: error: {exc}"))
+        return 1
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback unless asked
+        if debug:
+            raise
+        err.print(Text(f"newsflow: unexpected error: {type(exc).__name__}: {exc} "
+                       "(set NEWSFLOW_DEBUG=1 for the traceback)"))
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

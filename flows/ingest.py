@@ -1,0 +1,64 @@
+"""The ingest flow: read inputs, then process and store them one batch (one task) at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
+
+import parsers
+from newsflow.article import Article
+from newsflow.errors import SourceError
+from newsflow.pipeline import IngestSummary, ingest_batch, prepare_database, tagger_for
+from newsflow.settings import load_settings
+from storage import repository
+from storage.db import describe
+
+
+@task(name="ingest-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def ingest_batch_task(
+    items: list[Article | SourceError], database_url: str, taxonomy: Path | None, run_id: int
+) -> repository.BatchResult:
+    """Process and store one batch of parsed inputs (one transaction)."""
+    tagger = tagger_for(taxonomy)
+    return ingest_batch(items, prepare_database(database_url, tagger), tagger, run_id)
+
+
+def _summary_markdown(summary: IngestSummary) -> str:
+    data = summary.as_dict()
+    lines = ["| read | new | updated | duplicates | unchanged | errors |", "|---|---|---|---|---|---|",
+             f"| {data['read']} | {data['new']} | {data['updated']} | {data['duplicates']} | "
+             f"{data['unchanged']} | {data['errors']} |", "", "| topic | articles |", "|---|---|"]
+    lines += [f"| {topic} | {count} |" for topic, count in summary.topics.most_common()]
+    if summary.errors:
+        lines += ["", "| input | error |", "|---|---|"]
+        lines += [f"| {o} | {m.replace('|', '/')} |" for o, m in summary.errors[:100]]
+    return "\n".join(lines)
+
+
+@flow(name="ingest", log_prints=False, validate_parameters=True)
+def ingest_flow(
+    paths: list[str],
+    database_url: str | None = None,
+    taxonomy: str | None = None,
+    batch_size: int | None = None,
+) -> IngestSummary:
+    """Ingest files and directories (plain-text articles, JSONL dumps) into the database."""
+    settings = load_settings(database_url=database_url, taxonomy=taxonomy, batch_size=batch_size)
+    tagger = tagger_for(settings.taxonomy)
+    engine = prepare_database(settings.database_url, tagger)
+    flow_run = get_run_context().flow_run  # type: ignore[union-attr]
+    run_id = repository.start_run(engine, paths, str(flow_run.id) if flow_run else None)
+    summary = IngestSummary(run_id=run_id, database=describe(settings.database_url), inputs=paths)
+    items = parsers.iter_paths((Path(p) for p in paths), settings.manifest_name)
+    for batch in parsers.batched(items, settings.batch_size):
+        result = ingest_batch_task(batch, settings.database_url, settings.taxonomy, run_id)
+        summary.add(result, [item for item in batch if isinstance(item, SourceError)])
+    repository.finish_run(engine, run_id, summary.totals)
+    summary.finish()
+    create_markdown_artifact(key="ingest-summary", markdown=_summary_markdown(summary),
+                             description=f"newsflow ingest run #{run_id}")
+    return summary

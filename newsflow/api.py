@@ -1,0 +1,61 @@
+"""The Python API behind the CLI: each command is one function here.
+
+Everything takes an optional database URL; ``None`` means the configured one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from newsflow.errors import NewsflowError
+from newsflow.settings import Settings, load_settings
+from storage import queries
+from storage.db import open_database
+from storage.queries import ArticleDetail, ArticleQuery, ArticleRow, Stats
+
+
+def engine_for(database_url: str | None = None, settings: Settings | None = None) -> Engine:
+    settings = settings or load_settings(database_url=database_url)
+    return open_database(database_url or settings.database_url)
+
+
+def find_articles(query: ArticleQuery, database_url: str | None = None) -> list[ArticleRow]:
+    if query.limit < 1:
+        raise NewsflowError("--limit must be at least 1")
+    if query.since and query.until and query.since >= query.until:
+        raise NewsflowError("--since must be earlier than --until")
+    engine = engine_for(database_url)
+    if query.topic and query.topic not in queries.topic_counts(engine):
+        raise NewsflowError(f"unknown topic {query.topic!r}; `newsflow topics` lists them")
+    return queries.find_articles(engine, query)
+
+
+def get_article(article_id: int, database_url: str | None = None) -> ArticleDetail:
+    detail = queries.get_article(engine_for(database_url), article_id)
+    if detail is None:
+        raise NewsflowError(f"no article with id {article_id}")
+    return detail
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    slug: str
+    label: str
+    description: str
+    articles: int
+
+
+def list_topics(database_url: str | None = None, taxonomy: str | None = None) -> list[TopicInfo]:
+    """The taxonomy's topics with the number of stored articles tagged with each."""
+    from newsflow.pipeline import tagger_for  # the tagger is not needed by the other commands
+
+    settings = load_settings(database_url=database_url, taxonomy=taxonomy)
+    counts = queries.topic_counts(engine_for(database_url, settings))
+    return [TopicInfo(t.slug, t.label, t.description, counts.get(t.slug, 0))
+            for t in tagger_for(settings.taxonomy).taxonomy.topics.values()]
+
+
+def database_stats(database_url: str | None = None) -> Stats:
+    return queries.database_stats(engine_for(database_url))

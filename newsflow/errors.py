@@ -1,0 +1,25 @@
+"""Errors newsflow raises on purpose. Each carries a message meant for the person at the terminal."""
+
+
+class NewsflowError(Exception):
+    """Base class: anything the CLI reports as a one-line error."""
+
+
+class ConfigError(NewsflowError):
+    """Settings, the config file or the taxonomy file are invalid."""
+
+
+class SourceError(NewsflowError):
+    """One input (a file, a JSONL line, a feed) cannot be read or parsed.
+
+    It is recorded against that input; it never aborts the rest of a batch.
+    """
+
+    def __init__(self, origin: str, message: str) -> None:
+        super().__init__(f"{origin}: {message}")
+        self.origin = origin
+        self.message = message
+
+
+class DatabaseError(NewsflowError):
+    """The database cannot be reached, migrated or written."""

@@ -1,0 +1,96 @@
+"""The ingestion steps as plain functions; ``flows/`` wraps them in Prefect tasks and flows.
+
+read (parsers) → process (dedup keys, tags) → store (storage), one batch at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from newsflow.article import Article, ProcessedArticle, Tag
+from newsflow.errors import SourceError
+from processing.dedup import content_hash
+from processing.tagger import Tagger
+from processing.taxonomy import load_taxonomy
+from storage import repository
+from storage.db import open_database
+from storage.repository import BatchResult
+
+
+@lru_cache(maxsize=8)
+def tagger_for(taxonomy_path: Path | None) -> Tagger:
+    """A tagger for the taxonomy at ``taxonomy_path`` (the built-in one for ``None``), cached."""
+    return Tagger(load_taxonomy(taxonomy_path))
+
+
+def process(articles: Sequence[Article], tagger: Tagger) -> list[ProcessedArticle]:
+    """Dedup keys and topic tags for each article (pure: no I/O)."""
+    processed = []
+    for article in articles:
+        tags = tuple(
+            Tag(result.topic, result.score, result.evidence_dicts())
+            for result in tagger.tag(article.document)
+        )
+        processed.append(ProcessedArticle(article, content_hash(article), tags, tagger.version))
+    return processed
+
+
+def prepare_database(database_url: str, tagger: Tagger) -> Engine:
+    """Open (and migrate) the database and sync the taxonomy's topics into it."""
+    engine = open_database(database_url)
+    repository.sync_topics(
+        engine, ((t.slug, t.label, t.description) for t in tagger.taxonomy.topics.values())
+    )
+    return engine
+
+
+def ingest_batch(
+    items: Sequence[Article | SourceError], engine: Engine, tagger: Tagger, run_id: int | None
+) -> BatchResult:
+    """Process and store one batch; inputs that failed to parse are recorded against the run."""
+    errors = [item for item in items if isinstance(item, SourceError)]
+    articles = [item for item in items if isinstance(item, Article)]
+    repository.record_errors(engine, run_id, errors)
+    result = repository.store_batch(engine, process(articles, tagger))
+    result.errors += len(errors)
+    return result
+
+
+@dataclass
+class IngestSummary:
+    """What one ingestion run did, for the CLI, artifacts and tests."""
+
+    run_id: int
+    database: str
+    inputs: list[str]
+    totals: BatchResult = field(default_factory=BatchResult)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def topics(self) -> Counter[str]:
+        return self.totals.topics
+
+    def add(self, result: BatchResult, errors: Sequence[SourceError] = ()) -> None:
+        self.totals.add(result)
+        self.errors.extend((e.origin, e.message) for e in errors)
+
+    def finish(self) -> None:
+        self.seconds = time.monotonic() - self.started
+
+    def as_dict(self) -> dict[str, object]:
+        t = self.totals
+        return {"run_id": self.run_id, "database": self.database, "inputs": self.inputs,
+                "read": t.read + t.errors, "new": t.new, "updated": t.updated,
+                "unchanged": t.unchanged, "duplicates": t.duplicates, "errors": t.errors,
+                "topics": dict(sorted(t.topics.items(), key=lambda kv: (-kv[1], kv[0]))),
+                "error_details": [{"origin": o, "message": m} for o, m in self.errors],
+                "seconds": round(self.seconds, 3)}

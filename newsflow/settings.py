@@ -1,0 +1,92 @@
+"""All settings in one place.
+
+Precedence, highest first: explicit arguments (CLI flags), ``NEWSFLOW_*`` environment
+variables, the config file (``NEWSFLOW_CONFIG``, else ``./newsflow.toml`` when present),
+then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from newsflow.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///newsflow.db"
+CONFIG_ENV = "NEWSFLOW_CONFIG"
+DEFAULT_CONFIG_FILE = Path("newsflow.toml")
+
+
+class Settings(BaseSettings):
+    """newsflow's settings; each field can be set as ``NEWSFLOW_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="forbid")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL or a path to a SQLite file; postgresql:// URLs use psycopg 3.",
+    )
+    taxonomy: Path | None = Field(
+        None, description="Topic taxonomy (YAML); the built-in one when unset."
+    )
+    batch_size: int = Field(100, ge=1, le=100_000, description="Articles per task and commit.")
+    manifest_name: str = Field(
+        "manifest.yaml", description="Per-directory file with metadata for plain-text articles."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = config_path()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+def config_path() -> Path | None:
+    """The config file in force, or ``None``. A named file that is missing is an error."""
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} (from {CONFIG_ENV}) does not exist")
+        return path
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and config file, with ``overrides`` (``None`` ignored)."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None
+    except (OSError, ValueError) as exc:  # unreadable or malformed TOML
+        raise ConfigError(f"cannot read config file: {exc}") from None

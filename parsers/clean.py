@@ -1,0 +1,148 @@
+"""Text clean-up: Unicode normalisation and removal of the boilerplate news pages leave behind.
+
+Pure functions over strings. What counts as boilerplate is what real scraped articles show
+(see ``seeds/``): section labels repeated above the headline ("NEWS / NEWS"), status words
+("Updated"), photo captions printed twice with the credit glued to the second copy
+("…Vladimir PutinAP"), and a trailing "Related Posts" block.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Characters that are whitespace in all but name, and invisible ones that only get in the way.
+_SPACE_LIKE = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u2009\u200a\u3000\t\f\v"), " ")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SPACES = re.compile(r" {2,}")
+
+_STATUS_LINE = re.compile(
+    r"^(?:updated|last updated|published|posted|advertisement|share|share this article|"
+    r"listen to this article|print|comments?)"
+    r"(?:\s*(?:on|at)?\s*[:\-–]?\s*[\w ,:./+-]{0,40})?$",
+    re.IGNORECASE,
+)
+_RELATED = re.compile(
+    r"^(?:related (?:posts|articles|stories|news|content)|read more|more on this story|"
+    r"you may also like|recommended)\b",
+    re.IGNORECASE,
+)
+# A photo credit glued to the end of a caption: "AP", "Reuters", "AFP/Getty Images", "EPA-EFE".
+_CREDIT = re.compile(r"^(?:(?:Photo|Image|Credit)s?:\s*)?[A-Z][\w.&'’/-]*(?: ?[/|-]? ?[A-Z][\w.&'’-]*){0,3}$")
+_MAX_CREDIT = 40
+_SECTION_LABEL_MAX_WORDS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class CleanText:
+    title: str
+    paragraphs: list[str]
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+def normalize_unicode(text: str) -> str:
+    """NFC-normalise, unify line ends and space-like characters, drop invisible/control ones."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.translate(_SPACE_LIKE).translate(_INVISIBLE)
+    return _CONTROL.sub("", text)
+
+
+def normalize_line(line: str) -> str:
+    return _SPACES.sub(" ", line).strip()
+
+
+def _is_section_label(line: str) -> bool:
+    words = line.split()
+    return 0 < len(words) <= _SECTION_LABEL_MAX_WORDS and line.isupper() and line[-1] not in ".!?"
+
+
+def _caption_credit(caption: str, candidate: str) -> bool:
+    """True when ``candidate`` is ``caption`` with a photo credit glued on."""
+    if not candidate.startswith(caption) or len(candidate) == len(caption):
+        return False
+    credit = candidate[len(caption) :].strip(" -–|()")
+    return 0 < len(credit) <= _MAX_CREDIT and bool(_CREDIT.match(credit))
+
+
+def _drop_captions(lines: list[str]) -> list[str]:
+    """Remove a caption line together with its copy that carries the credit."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        following = next((lines[j] for j in range(i + 1, len(lines)) if lines[j]), None)
+        if line and following is not None and _caption_credit(line, following):
+            # skip this line, any blank lines, and the credited copy
+            i += 1
+            while i < len(lines) and not lines[i]:
+                i += 1
+            i += 1
+            continue
+        out.append(line)
+        i += 1
+    return out
+
+
+def _cut_related(lines: list[str]) -> list[str]:
+    """Cut a "Related Posts"-style block when it starts in the last third of the text."""
+    total = len(lines)
+    for index, line in enumerate(lines):
+        if _RELATED.match(line):
+            if index >= total * 2 / 3:
+                return lines[:index]
+            lines = lines[:index] + [""] + lines[index + 1 :]
+    return lines
+
+
+def clean_lines(raw: str) -> list[str]:
+    """Normalised lines with boilerplate removed; blank lines ("") separate paragraphs."""
+    lines = [normalize_line(line) for line in normalize_unicode(raw).split("\n")]
+    # Section labels ("NEWS", "WORLD") above the headline.
+    start = 0
+    while start < len(lines) and (not lines[start] or _is_section_label(lines[start])):
+        start += 1
+    lines = _cut_related(lines[start:])
+    lines = [line for line in lines if not _STATUS_LINE.match(line)]
+    lines = _drop_captions(lines)
+    # A line repeated right after itself is a rendering artefact: keep one copy.
+    deduped: list[str] = []
+    for line in lines:
+        if line and deduped and line == next((x for x in reversed(deduped) if x), None):
+            continue
+        deduped.append(line)
+    return deduped
+
+
+def paragraphs_of(lines: list[str]) -> list[str]:
+    """Join consecutive non-blank lines into paragraphs."""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in [*lines, ""]:
+        if line:
+            current.append(line)
+        elif current:
+            paragraphs.append(" ".join(current))
+            current = []
+    return paragraphs
+
+
+def clean_article_text(raw: str) -> CleanText:
+    """Split a plain-text article into title (its first line) and clean body paragraphs."""
+    lines = clean_lines(raw)
+    first = next((i for i, line in enumerate(lines) if line), None)
+    if first is None:
+        return CleanText(title="", paragraphs=[])
+    return CleanText(title=lines[first], paragraphs=paragraphs_of(lines[first + 1 :]))
+
+
+def clean_body(raw: str, title: str = "") -> list[str]:
+    """Clean a body whose title is known; a leading copy of the title is dropped."""
+    paragraphs = paragraphs_of(clean_lines(raw))
+    if paragraphs and title and paragraphs[0] == normalize_line(normalize_unicode(title)):
+        paragraphs = paragraphs[1:]
+    return paragraphs

@@ -1,0 +1,1 @@
+"""Pure logic over Article records: exact-duplicate keys and topic tagging."""

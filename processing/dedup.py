@@ -1,0 +1,54 @@
+"""Exact-duplicate keys: canonical URL, source GUID and a normalised content hash.
+
+Two articles are the *same record* when they share a canonical URL or the same GUID from the
+same source; a later read of it is an update or a no-op. Two records are *exact copies* when
+their normalised body text is the same: the later one is stored as a duplicate of the first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from newsflow.article import Article
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalized_content(text: str) -> str:
+    """Case-, accent-, punctuation- and whitespace-insensitive form of a text."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return _NON_WORD.sub(" ", folded).strip()
+
+
+def content_hash(article: Article) -> str:
+    """SHA-256 of the normalised body (the title when there is no body)."""
+    basis = normalized_content(article.text) or normalized_content(article.title)
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class DedupKeys:
+    source: str
+    url: str | None
+    guid: str | None
+    content_hash: str
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """Keys that name the same record (any one is enough)."""
+        keys: list[str] = []
+        if self.url:
+            keys.append(f"url:{self.url}")
+        if self.guid:
+            keys.append(f"guid:{self.source}\x00{self.guid}")
+        return tuple(keys)
+
+
+def dedup_keys(article: Article) -> DedupKeys:
+    return DedupKeys(
+        source=article.source, url=article.url, guid=article.guid, content_hash=content_hash(article)
+    )

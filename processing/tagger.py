@@ -1,0 +1,185 @@
+"""Topic tagging: taxonomy rules applied to an article, with a score and the evidence.
+
+Scoring is a noisy-or over the evidence: each matched term, group mention or co-occurrence
+window contributes its weight ``w`` and the score is ``1 - Π(1 - w)``, a number in [0, 1)
+that grows with independent evidence and never double counts a phrase inside a longer one.
+A topic applies when its required co-occurrences are present, it has at least
+``min_mentions`` pieces of evidence and the score reaches its ``threshold``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from processing.matcher import PhraseMatch, PhraseMatcher, longest_first
+from processing.taxonomy import Cooccurrence, Taxonomy, Topic
+
+TAGGER_VERSION = "rules-1"
+MAX_EVIDENCE = 25  # evidence items kept per tag; the score uses all of them
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_ABBREVIATIONS = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Gen|Sen|Rep|Gov|Lt|Col|Capt|Sgt|St|Jr|Sr|Prof|No|vs|Inc|Corp|Co)"
+    r"|\b[A-Z](?:\.[A-Z])*)\.$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    kind: str  # "term" | "mention" | "cooccur"
+    rule: str  # the taxonomy phrase, group name or "group+group"
+    phrase: str  # the text matched (for co-occurrence: the mentions joined by " … ")
+    start: int
+    end: int
+    weight: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "rule": self.rule, "phrase": self.phrase,
+                "start": self.start, "end": self.end, "weight": self.weight}
+
+
+@dataclass(frozen=True, slots=True)
+class TopicResult:
+    topic: str
+    score: float
+    tagged: bool
+    evidence: list[Evidence] = field(default_factory=list)
+    reason: str = ""  # why it was not tagged, for rule authors
+
+    def evidence_dicts(self) -> list[dict[str, object]]:
+        return [e.as_dict() for e in self.evidence[:MAX_EVIDENCE]]
+
+
+class _Windows:
+    """Sentence and paragraph spans, with a look-up from an offset to its window."""
+
+    def __init__(self, sentences: list[tuple[int, int]], paragraphs: list[tuple[int, int]]):
+        self.sentences = sentences
+        self.paragraphs = paragraphs
+        self._starts = {"sentence": [s for s, _ in sentences], "paragraph": [s for s, _ in paragraphs]}
+
+    def index(self, kind: str, offset: int) -> int:
+        return max(bisect.bisect_right(self._starts[kind], offset) - 1, 0)
+
+
+def split_windows(document: str) -> _Windows:
+    """Sentence and paragraph spans (start, end) of a document."""
+    paragraphs: list[tuple[int, int]] = []
+    sentences: list[tuple[int, int]] = []
+    for para in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]*)*", document):
+        paragraphs.append((para.start(), para.end()))
+        start = para.start()
+        for cut in _SENTENCE_END.finditer(para.group()):
+            if _ABBREVIATIONS.search(para.group()[: cut.start()]):
+                continue
+            sentences.append((start, para.start() + cut.start()))
+            start = para.start() + cut.end()
+        sentences.append((start, para.end()))
+    return _Windows(sentences or [(0, len(document))], paragraphs or [(0, len(document))])
+
+
+def noisy_or(weights: Iterable[float]) -> float:
+    return round(1.0 - math.prod(1.0 - w for w in weights), 4)
+
+
+class Tagger:
+    """Applies a :class:`Taxonomy`; build once, call :meth:`tag` for many documents."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self.version = f"{TAGGER_VERSION}+taxonomy-{taxonomy.version}"
+        phrases: set[str] = set()
+        for group in taxonomy.groups.values():
+            phrases.update(group)
+        for topic in taxonomy.topics.values():
+            phrases.update(topic.terms)
+            phrases.update(topic.exclude)
+        self._group_of: dict[str, set[str]] = {}
+        for name, group in taxonomy.groups.items():
+            for phrase in group:
+                self._group_of.setdefault(phrase, set()).add(name)
+        self._matcher = PhraseMatcher(phrases)
+
+    def score_all(self, document: str) -> list[TopicResult]:
+        """Every topic's score and evidence, tagged or not (for explaining rules)."""
+        matches = self._matcher.find(document)
+        windows = split_windows(document)
+        groups: dict[str, list[PhraseMatch]] = {}
+        for name in self.taxonomy.groups:
+            owned = [m for m in matches if name in self._group_of.get(m.phrase, ())]
+            groups[name] = longest_first(owned)
+        return [self._score(topic, document, matches, groups, windows)
+                for topic in self.taxonomy.topics.values()]
+
+    def tag(self, document: str) -> list[TopicResult]:
+        """The topics that apply to ``document``."""
+        return [result for result in self.score_all(document) if result.tagged]
+
+    def _score(
+        self,
+        topic: Topic,
+        document: str,
+        matches: list[PhraseMatch],
+        groups: dict[str, list[PhraseMatch]],
+        windows: _Windows,
+    ) -> TopicResult:
+        excluded = {windows.index("sentence", m.start) for m in matches if m.phrase in topic.exclude}
+
+        def allowed(match: PhraseMatch) -> bool:
+            return windows.index("sentence", match.start) not in excluded
+
+        evidence: list[Evidence] = []
+        for match in longest_first(m for m in matches if m.phrase in topic.terms and allowed(m)):
+            evidence.append(Evidence("term", match.phrase, document[match.start : match.end],
+                                     match.start, match.end, topic.terms[match.phrase]))
+        for group, weight in topic.mentions.items():
+            for match in filter(allowed, groups[group]):
+                evidence.append(Evidence("mention", group, document[match.start : match.end],
+                                         match.start, match.end, weight))
+        missing: list[str] = []
+        for rule in topic.cooccur:
+            found = self._cooccurrences(rule, document, groups, windows, allowed)
+            evidence.extend(found)
+            if len(found) < rule.min:
+                missing.append(f"{rule.name} together in {rule.min}+ {rule.within}s "
+                               f"(found {len(found)})")
+        evidence.sort(key=lambda e: (e.start, e.end))
+        score = noisy_or(e.weight for e in evidence)
+        reason = ""
+        if missing:
+            reason = "needs " + "; ".join(missing)
+        elif len(evidence) < topic.min_mentions:
+            reason = f"needs {topic.min_mentions}+ pieces of evidence (found {len(evidence)})"
+        elif score < topic.threshold:
+            reason = f"score {score:.2f} is below the threshold {topic.threshold:.2f}"
+        return TopicResult(topic.slug, score, not reason, evidence, reason)
+
+    @staticmethod
+    def _cooccurrences(
+        rule: Cooccurrence,
+        document: str,
+        groups: dict[str, list[PhraseMatch]],
+        windows: _Windows,
+        allowed: Callable[[PhraseMatch], bool],
+    ) -> list[Evidence]:
+        spans = windows.sentences if rule.within == "sentence" else windows.paragraphs
+        per_window: dict[int, dict[str, PhraseMatch]] = {}
+        for group in rule.groups:
+            for match in groups[group]:
+                if not allowed(match):
+                    continue
+                per_window.setdefault(windows.index(rule.within, match.start), {}).setdefault(
+                    group, match)
+        found: list[Evidence] = []
+        for index in sorted(per_window):
+            firsts = per_window[index]
+            if len(firsts) == len(rule.groups):
+                start, end = spans[index]
+                phrase = " … ".join(document[m.start : m.end]
+                                    for m in sorted(firsts.values(), key=lambda m: m.start))
+                found.append(Evidence("cooccur", rule.name, phrase, start, end, rule.weight))
+        return found

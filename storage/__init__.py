@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, Alembic migrations, upserts, queries and the full-text index."""

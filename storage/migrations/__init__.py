@@ -1,0 +1,1 @@
+"""Alembic migrations; applied automatically by :func:`storage.db.open_database`."""

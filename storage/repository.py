@@ -1,0 +1,238 @@
+"""The write side: idempotent upserts of processed articles, sources, topics and runs.
+
+``store_batch`` decides, for each incoming article, one of:
+- **unchanged**: the same record (canonical URL, or source + GUID) is stored with the same content;
+- **updated**: the same record is stored with different content or metadata: it is rewritten
+  and re-tagged;
+- **duplicate**: a different record whose normalised text is already stored: it is stored with
+  ``duplicate_of`` pointing at the original, never dropped;
+- **new**: anything else.
+A second run over the same input therefore changes nothing and adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from newsflow.article import ProcessedArticle
+from newsflow.errors import DatabaseError, SourceError
+from storage import models
+from storage.models import utcnow
+
+
+@dataclass
+class BatchResult:
+    read: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    topics: Counter[str] = field(default_factory=Counter)
+    new_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: BatchResult) -> None:
+        for name in ("read", "new", "updated", "unchanged", "duplicates", "errors"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.topics.update(other.topics)
+        self.new_ids.extend(other.new_ids)
+
+
+def _fields(item: ProcessedArticle, source_id: int) -> dict[str, object]:
+    article = item.article
+    return {
+        "source_id": source_id,
+        "guid": article.guid,
+        "url": article.url,
+        "title": article.title,
+        "text": article.text,
+        "language": article.language,
+        "authors": list(article.authors),
+        "published_at": article.published,
+        "content_hash": item.content_hash,
+        "word_count": len(article.text.split()),
+        "origin": article.origin,
+    }
+
+
+_COMPARED = ("title", "text", "url", "guid", "language", "authors", "published_at")
+
+
+def _same(row: models.Article, values: dict[str, object]) -> bool:
+    return all(getattr(row, name) == values[name] for name in _COMPARED)
+
+
+def ensure_sources(session: Session, names: Iterable[str], kind: str = "file") -> dict[str, int]:
+    wanted = set(names)
+    found = dict(
+        session.execute(
+            select(models.Source.name, models.Source.id).where(models.Source.name.in_(wanted))
+        ).tuples().all()
+    )
+    for name in sorted(wanted - set(found)):
+        source = models.Source(name=name, kind=kind)
+        session.add(source)
+        session.flush()
+        found[name] = source.id
+    return found
+
+
+def sync_topics(engine: Engine, topics: Iterable[tuple[str, str, str]]) -> None:
+    """Make the topics table list the taxonomy's topics (slug, label, description)."""
+    with Session(engine) as session, session.begin():
+        existing = {t.slug: t for t in session.scalars(select(models.Topic))}
+        for slug, label, description in topics:
+            topic = existing.get(slug)
+            if topic is None:
+                session.add(models.Topic(slug=slug, label=label, description=description))
+            elif (topic.label, topic.description) != (label, description):
+                topic.label, topic.description = label, description
+
+
+def _tag_rows(item: ProcessedArticle, article_id: int, topic_ids: dict[str, int],
+              now: datetime) -> list[dict[str, object]]:
+    return [
+        {"article_id": article_id, "topic_id": topic_ids[tag.topic], "score": tag.score,
+         "evidence": tag.evidence, "tagger_version": item.tagger_version, "tagged_at": now}
+        for tag in item.tags
+        if tag.topic in topic_ids
+    ]
+
+
+def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
+    result = BatchResult(read=len(items))
+    source_ids = ensure_sources(session, {item.article.source for item in items})
+    topic_ids = dict(session.execute(select(models.Topic.slug, models.Topic.id)).tuples().all())
+    values = [_fields(item, source_ids[item.article.source]) for item in items]
+
+    urls = {v["url"] for v in values if v["url"]}
+    guids = {(v["source_id"], v["guid"]) for v in values if v["guid"]}
+    hashes = {item.content_hash for item in items}
+    by_url: dict[object, models.Article] = {}
+    by_guid: dict[tuple[object, object], models.Article] = {}
+    if urls:
+        for row in session.scalars(select(models.Article).where(models.Article.url.in_(urls))):
+            by_url[row.url] = row
+    if guids:
+        stmt = select(models.Article).where(
+            tuple_(models.Article.source_id, models.Article.guid).in_(guids))
+        for row in session.scalars(stmt):
+            by_guid[(row.source_id, row.guid)] = row
+    originals: dict[str, int] = {}
+    stmt_hash = (
+        select(models.Article.content_hash, models.Article.id)
+        .where(models.Article.content_hash.in_(hashes), models.Article.duplicate_of.is_(None))
+        .order_by(models.Article.id.desc())
+    )
+    for content, article_id in session.execute(stmt_hash).tuples():
+        originals[content] = article_id
+
+    now = utcnow()
+    tag_rows: list[dict[str, object]] = []
+    retagged: list[int] = []
+    pending: list[tuple[ProcessedArticle, models.Article, bool]] = []  # (item, row, is a copy)
+    batch_originals: set[str] = set()
+    for item, vals in zip(items, values, strict=True):
+        row = by_url.get(vals["url"]) if vals["url"] else None
+        if row is None and vals["guid"]:
+            row = by_guid.get((vals["source_id"], vals["guid"]))
+        if row is not None:
+            if row.id is None or _same(row, vals):
+                result.unchanged += 1
+                continue
+            for name, value in vals.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            retagged.append(row.id)
+            tag_rows.extend(_tag_rows(item, row.id, topic_ids, now))
+            result.updated += 1
+            result.topics.update(tag.topic for tag in item.tags)
+            continue
+        is_copy = item.content_hash in originals or item.content_hash in batch_originals
+        if is_copy and not vals["url"] and not vals["guid"]:
+            result.unchanged += 1  # a nameless copy of stored text: nothing new to keep
+            continue
+        row = models.Article(**vals, ingested_at=now, updated_at=now)
+        session.add(row)
+        pending.append((item, row, is_copy))
+        if not is_copy:
+            batch_originals.add(item.content_hash)
+        if vals["url"]:
+            by_url[vals["url"]] = row
+        if vals["guid"]:
+            by_guid[(vals["source_id"], vals["guid"])] = row
+    session.flush()  # assigns ids to the new rows
+    for item, row, is_copy in pending:
+        if not is_copy:
+            originals.setdefault(item.content_hash, row.id)
+    for item, row, is_copy in pending:
+        if is_copy:
+            row.duplicate_of = originals[item.content_hash]
+            result.duplicates += 1
+        else:
+            result.new += 1
+            result.topics.update(tag.topic for tag in item.tags)
+        result.new_ids.append(row.id)
+        tag_rows.extend(_tag_rows(item, row.id, topic_ids, now))
+    if retagged:
+        session.execute(
+            delete(models.ArticleTopic).where(models.ArticleTopic.article_id.in_(retagged)))
+    if tag_rows:
+        session.execute(insert(models.ArticleTopic), tag_rows)
+    return result
+
+
+def store_batch(engine: Engine, items: Sequence[ProcessedArticle]) -> BatchResult:
+    """Store one batch in one transaction; see the module docstring for the outcomes."""
+    if not items:
+        return BatchResult()
+    for attempt in (1, 2):
+        try:
+            with Session(engine, expire_on_commit=False) as session, session.begin():
+                return _store(session, items)
+        except IntegrityError:
+            # Another writer stored one of these records between our look-up and insert:
+            # the second attempt finds it and treats it as stored.
+            if attempt == 2:
+                raise
+        except OperationalError as exc:
+            raise DatabaseError(f"cannot write batch: {str(exc.orig).strip()}") from None
+    raise AssertionError("unreachable")
+
+
+def start_run(engine: Engine, inputs: Sequence[str], flow_run_id: str | None = None) -> int:
+    with Session(engine) as session, session.begin():
+        run = models.IngestionRun(inputs=list(inputs), flow_run_id=flow_run_id, read=0, new=0,
+                                  updated=0, unchanged=0, duplicates=0, errors=0)
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def record_errors(engine: Engine, run_id: int | None, errors: Sequence[SourceError]) -> None:
+    if not errors:
+        return
+    with Session(engine) as session, session.begin():
+        session.execute(
+            insert(models.IngestionError),
+            [{"run_id": run_id, "origin": e.origin, "message": e.message, "created_at": utcnow()}
+             for e in errors],
+        )
+
+
+def finish_run(engine: Engine, run_id: int, totals: BatchResult, status: str = "completed") -> None:
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(models.IngestionRun)
+            .where(models.IngestionRun.id == run_id)
+            .values(status=status, finished_at=utcnow(), read=totals.read, new=totals.new,
+                    updated=totals.updated, unchanged=totals.unchanged,
+                    duplicates=totals.duplicates, errors=totals.errors)
+        )
