@@ -51,8 +51,12 @@ class DocFormat(StrEnum):
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL or SQLite path [env: NEWSFLOW_DATABASE_URL; "
-                              "default: sqlite:///newsflow.db]", show_default=False),
+    typer.Option(
+        "--db",
+        help="Database URL or SQLite path [env: NEWSFLOW_DATABASE_URL; "
+        "default: sqlite:///newsflow.db]",
+        show_default=False,
+    ),
 ]
 
 
@@ -61,8 +65,9 @@ def _date(value: str | None, flag: str) -> datetime | None:
         return None
     parsed = parse_date(value)
     if parsed is None:
-        raise typer.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD or ISO 8601)",
-                                 param_hint=flag)
+        raise typer.BadParameter(
+            f"{value!r} is not a date (use YYYY-MM-DD or ISO 8601)", param_hint=flag
+        )
     return parsed
 
 
@@ -72,11 +77,17 @@ def _dump_json(data: Any) -> str:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories to read "
-                                                     "(.txt articles, .jsonl dumps).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Files or directories to read (.txt articles, .jsonl dumps)."),
+    ],
     db: DbOption = None,
-    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Articles per batch (task).")] = None,
+    taxonomy: Annotated[
+        Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Articles per batch (task).")
+    ] = None,
     output: Annotated[DocFormat, typer.Option("--format", help="Summary format.")] = DocFormat.text,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
@@ -97,7 +108,8 @@ def ingest(
     from flows.ingest import ingest_flow
 
     summary: IngestSummary = ingest_flow(
-        [str(p) for p in paths], database_url=settings.database_url,
+        [str(p) for p in paths],
+        database_url=settings.database_url,
         taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
         batch_size=settings.batch_size,
     )
@@ -113,16 +125,22 @@ def _print_summary(summary: IngestSummary) -> None:
     t = summary.totals
     where = ", ".join(summary.inputs)
     if t.new == t.updated == t.duplicates == 0 and not summary.errors:
-        out.print(f"Read {t.read} articles from {where}: nothing new, all {t.unchanged} already "
-                  f"stored in {summary.database} (run #{summary.run_id}).")
+        out.print(
+            f"Read {t.read} articles from {where}: nothing new, all {t.unchanged} already "
+            f"stored in {summary.database} (run #{summary.run_id})."
+        )
         return
-    out.print(f"Ingested {where} into {summary.database} (run #{summary.run_id}, "
-              f"{summary.seconds:.1f} s)")
-    out.print(f"  read {t.read + t.errors} · new {t.new} · updated {t.updated} · "
-              f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors}")
+    out.print(
+        f"Ingested {where} into {summary.database} (run #{summary.run_id}, {summary.seconds:.1f} s)"
+    )
+    out.print(
+        f"  read {t.read + t.errors} · new {t.new} · updated {t.updated} · "
+        f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors}"
+    )
     if summary.topics:
-        topics = " · ".join(f"{k} {v}" for k, v in sorted(summary.topics.items(),
-                                                         key=lambda kv: (-kv[1], kv[0])))
+        topics = " · ".join(
+            f"{k} {v}" for k, v in sorted(summary.topics.items(), key=lambda kv: (-kv[1], kv[0]))
+        )
         out.print(f"  topics (new and updated): {topics}")
     for origin, message in summary.errors[:20]:
         err.print(Text(f"  skipped {origin}: {message}"))
@@ -139,8 +157,9 @@ def _print_rows(rows: Sequence[ArticleRow], fmt: ListFormat) -> None:
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     elif fmt is ListFormat.csv:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(ArticleRow.__dataclass_fields__),
-                                lineterminator="\n")
+        writer = csv.DictWriter(
+            buffer, fieldnames=list(ArticleRow.__dataclass_fields__), lineterminator="\n"
+        )
         writer.writeheader()
         for record in records:
             writer.writerow({**record, "topics": ";".join(record["topics"])})
@@ -153,30 +172,47 @@ def _print_rows(rows: Sequence[ArticleRow], fmt: ListFormat) -> None:
         table.add_column("id", justify="right", no_wrap=True)
         table.add_column("published", no_wrap=True, min_width=10)
         table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=16)
-        table.add_column("title", overflow="fold", min_width=30, ratio=3)
-        table.add_column("topics", overflow="fold", ratio=2)
+        table.add_column("title", overflow="fold")
+        table.add_column("topics", overflow="fold", max_width=30)
         for row in rows:
-            table.add_row(str(row.id), row.published.date().isoformat() if row.published else "",
-                          Text(row.source), Text(row.title), Text(", ".join(row.topics)))
+            table.add_row(
+                str(row.id),
+                row.published.date().isoformat() if row.published else "",
+                Text(row.source),
+                Text(row.title),
+                Text(", ".join(row.topics)),
+            )
         out.print(table)
 
 
 @app.command()
 def query(
-    topic: Annotated[str | None, typer.Option(help="Only articles tagged with this topic slug.")] = None,
-    text: Annotated[str | None, typer.Option(help='Full-text search: words, "phrases", OR, -word.')] = None,
+    topic: Annotated[
+        str | None, typer.Option(help="Only articles tagged with this topic slug.")
+    ] = None,
+    text: Annotated[
+        str | None, typer.Option(help='Full-text search: words, "phrases", OR, -word.')
+    ] = None,
     since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(help="Published before (YYYY-MM-DD).")] = None,
     source: Annotated[str | None, typer.Option(help="Only articles from this source.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many articles.")] = 20,
     include_duplicates: Annotated[bool, typer.Option(help="Also list stored copies.")] = False,
-    output: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
+    output: Annotated[
+        ListFormat, typer.Option("--format", help="Output format.")
+    ] = ListFormat.table,
     db: DbOption = None,
 ) -> None:
     """List stored articles, newest first (best match first with --text)."""
-    spec = ArticleQuery(topic=topic, text=text, since=_date(since, "--since"),
-                        until=_date(until, "--until"), source=source, limit=limit,
-                        include_duplicates=include_duplicates)
+    spec = ArticleQuery(
+        topic=topic,
+        text=text,
+        since=_date(since, "--since"),
+        until=_date(until, "--until"),
+        source=source,
+        limit=limit,
+        include_duplicates=include_duplicates,
+    )
     _print_rows(api.find_articles(spec, db), output)
 
 
@@ -193,9 +229,13 @@ def show(
         return
     row = detail.row
     out.print(Text(row.title, style="bold"))
-    meta = [f"id {row.id}", f"source {row.source}",
-            f"published {row.published.isoformat() if row.published else 'unknown'}",
-            f"language {row.language or 'unknown'}", f"{detail.word_count} words"]
+    meta = [
+        f"id {row.id}",
+        f"source {row.source}",
+        f"published {row.published.isoformat() if row.published else 'unknown'}",
+        f"language {row.language or 'unknown'}",
+        f"{detail.word_count} words",
+    ]
     out.print(Text(" · ".join(meta)))
     if row.url:
         out.print(Text(row.url))
@@ -207,18 +247,28 @@ def show(
     if not detail.tags:
         out.print("Topics: none")
     for tag in detail.tags:
-        out.print(Text(f"{tag.topic} ({tag.label}) score {tag.score:.2f} [{tag.tagger_version}]",
-                       style="bold"))
+        out.print(
+            Text(
+                f"{tag.topic} ({tag.label}) score {tag.score:.2f} [{tag.tagger_version}]",
+                style="bold",
+            )
+        )
         for item in tag.evidence:
-            out.print(Text(f"  {item['kind']:<8} {item['phrase']!r} at {item['start']}–{item['end']}"
-                           f"  (+{item['weight']})"))
+            out.print(
+                Text(
+                    f"  {item['kind']:<8} {item['phrase']!r} at {item['start']}–{item['end']}"
+                    f"  (+{item['weight']})"
+                )
+            )
     out.print()
     out.print(Text(detail.text))
 
 
 @app.command()
 def topics(
-    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")] = None,
+    taxonomy: Annotated[
+        Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")
+    ] = None,
     output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
     db: DbOption = None,
 ) -> None:
@@ -271,11 +321,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback unless asked
+    except Exception as exc:
         if debug:
             raise
-        err.print(Text(f"newsflow: unexpected error: {type(exc).__name__}: {exc} "
-                       "(set NEWSFLOW_DEBUG=1 for the traceback)"))
+        err.print(
+            Text(
+                f"newsflow: unexpected error: {type(exc).__name__}: {exc} "
+                "(set NEWSFLOW_DEBUG=1 for the traceback)"
+            )
+        )
         return 1
     return result if isinstance(result, int) else 0
 

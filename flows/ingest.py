@@ -29,9 +29,15 @@ def ingest_batch_task(
 
 def _summary_markdown(summary: IngestSummary) -> str:
     data = summary.as_dict()
-    lines = ["| read | new | updated | duplicates | unchanged | errors |", "|---|---|---|---|---|---|",
-             f"| {data['read']} | {data['new']} | {data['updated']} | {data['duplicates']} | "
-             f"{data['unchanged']} | {data['errors']} |", "", "| topic | articles |", "|---|---|"]
+    lines = [
+        "| read | new | updated | duplicates | unchanged | errors |",
+        "|---|---|---|---|---|---|",
+        f"| {data['read']} | {data['new']} | {data['updated']} | {data['duplicates']} | "
+        f"{data['unchanged']} | {data['errors']} |",
+        "",
+        "| topic | articles |",
+        "|---|---|",
+    ]
     lines += [f"| {topic} | {count} |" for topic, count in summary.topics.most_common()]
     if summary.errors:
         lines += ["", "| input | error |", "|---|---|"]
@@ -59,6 +65,9 @@ def ingest_flow(
         summary.add(result, [item for item in batch if isinstance(item, SourceError)])
     repository.finish_run(engine, run_id, summary.totals)
     summary.finish()
-    create_markdown_artifact(key="ingest-summary", markdown=_summary_markdown(summary),
-                             description=f"newsflow ingest run #{run_id}")
+    create_markdown_artifact(
+        key="ingest-summary",
+        markdown=_summary_markdown(summary),
+        description=f"newsflow ingest run #{run_id}",
+    )
     return summary

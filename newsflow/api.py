@@ -53,8 +53,10 @@ def list_topics(database_url: str | None = None, taxonomy: str | None = None) ->
 
     settings = load_settings(database_url=database_url, taxonomy=taxonomy)
     counts = queries.topic_counts(engine_for(database_url, settings))
-    return [TopicInfo(t.slug, t.label, t.description, counts.get(t.slug, 0))
-            for t in tagger_for(settings.taxonomy).taxonomy.topics.values()]
+    return [
+        TopicInfo(t.slug, t.label, t.description, counts.get(t.slug, 0))
+        for t in tagger_for(settings.taxonomy).taxonomy.topics.values()
+    ]
 
 
 def database_stats(database_url: str | None = None) -> Stats:

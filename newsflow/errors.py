@@ -1,4 +1,4 @@
-"""Errors newsflow raises on purpose. Each carries a message meant for the person at the terminal."""
+"""Errors newsflow raises on purpose, each with a message meant for the person at the terminal."""
 
 
 class NewsflowError(Exception):

@@ -88,9 +88,17 @@ class IngestSummary:
 
     def as_dict(self) -> dict[str, object]:
         t = self.totals
-        return {"run_id": self.run_id, "database": self.database, "inputs": self.inputs,
-                "read": t.read + t.errors, "new": t.new, "updated": t.updated,
-                "unchanged": t.unchanged, "duplicates": t.duplicates, "errors": t.errors,
-                "topics": dict(sorted(t.topics.items(), key=lambda kv: (-kv[1], kv[0]))),
-                "error_details": [{"origin": o, "message": m} for o, m in self.errors],
-                "seconds": round(self.seconds, 3)}
+        return {
+            "run_id": self.run_id,
+            "database": self.database,
+            "inputs": self.inputs,
+            "read": t.read + t.errors,
+            "new": t.new,
+            "updated": t.updated,
+            "unchanged": t.unchanged,
+            "duplicates": t.duplicates,
+            "errors": t.errors,
+            "topics": dict(sorted(t.topics.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "error_details": [{"origin": o, "message": m} for o, m in self.errors],
+            "seconds": round(self.seconds, 3),
+        }

@@ -46,7 +46,9 @@ def _read_file(path: Path, manifest: Manifest) -> Iterator[Item]:
             yield exc
     else:
         kinds = ", ".join(sorted(SUPPORTED))
-        yield SourceError(str(path), f"unsupported file type {suffix or '(none)'}; expected {kinds}")
+        yield SourceError(
+            str(path), f"unsupported file type {suffix or '(none)'}; expected {kinds}"
+        )
 
 
 def iter_path(path: Path, manifest_name: str = "manifest.yaml") -> Iterator[Item]:
@@ -68,7 +70,11 @@ def iter_path(path: Path, manifest_name: str = "manifest.yaml") -> Iterator[Item
         if problem:
             yield problem
         for file in sorted(directory.iterdir()):
-            if file.is_file() and file.suffix.lower() in SUPPORTED and not file.name.startswith("."):
+            if (
+                file.is_file()
+                and file.suffix.lower() in SUPPORTED
+                and not file.name.startswith(".")
+            ):
                 yield from _read_file(file, manifest)
 
 

@@ -30,7 +30,9 @@ _RELATED = re.compile(
     re.IGNORECASE,
 )
 # A photo credit glued to the end of a caption: "AP", "Reuters", "AFP/Getty Images", "EPA-EFE".
-_CREDIT = re.compile(r"^(?:(?:Photo|Image|Credit)s?:\s*)?[A-Z][\w.&'’/-]*(?: ?[/|-]? ?[A-Z][\w.&'’-]*){0,3}$")
+_CREDIT = re.compile(
+    r"^(?:(?:Photo|Image|Credit)s?:\s*)?[A-Z][\w.&'’/-]*(?: ?[/|-]? ?[A-Z][\w.&'’-]*){0,3}$"
+)
 _MAX_CREDIT = 40
 _SECTION_LABEL_MAX_WORDS = 3
 
@@ -95,7 +97,7 @@ def _cut_related(lines: list[str]) -> list[str]:
         if _RELATED.match(line):
             if index >= total * 2 / 3:
                 return lines[:index]
-            lines = lines[:index] + [""] + lines[index + 1 :]
+            lines = [*lines[:index], "", *lines[index + 1 :]]
     return lines
 
 

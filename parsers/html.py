@@ -1,4 +1,4 @@
-"""HTML fragments (feed summaries, JSONL ``html`` fields) to clean paragraphs, with beautifulsoup4."""
+"""HTML fragments (feed summaries, JSONL ``html`` fields) to clean paragraphs (beautifulsoup4)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,45 @@ import re
 
 from bs4 import BeautifulSoup
 
-_DROP = ("script", "style", "noscript", "template", "iframe", "svg", "form", "nav", "aside",
-         "figure", "figcaption", "footer", "header", "button")
-_BLOCKS = ("p", "div", "section", "article", "li", "h1", "h2", "h3", "h4", "h5", "h6",
-           "blockquote", "pre", "tr", "dd", "dt", "td", "th", "ul", "ol", "table")
+_DROP = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "svg",
+    "form",
+    "nav",
+    "aside",
+    "figure",
+    "figcaption",
+    "footer",
+    "header",
+    "button",
+)
+_BLOCKS = (
+    "p",
+    "div",
+    "section",
+    "article",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "tr",
+    "dd",
+    "dt",
+    "td",
+    "th",
+    "ul",
+    "ol",
+    "table",
+)
 _LOOKS_LIKE_HTML = re.compile(r"<(?:p|div|br|span|a|b|i|em|strong|h[1-6]|ul|li|img)\b[^>]*>", re.I)
 
 

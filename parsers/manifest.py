@@ -39,7 +39,9 @@ def _check_fields(origin: str, where: str, entry: object) -> dict[str, Any]:
         raise SourceError(origin, f"{where} must be a mapping")
     unknown = set(entry) - FIELDS
     if unknown:
-        raise SourceError(origin, f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+        raise SourceError(
+            origin, f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}"
+        )
     return {str(k): v for k, v in entry.items()}
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
 
 from newsflow.article import Article
 
@@ -28,27 +27,3 @@ def content_hash(article: Article) -> str:
     """SHA-256 of the normalised body (the title when there is no body)."""
     basis = normalized_content(article.text) or normalized_content(article.title)
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class DedupKeys:
-    source: str
-    url: str | None
-    guid: str | None
-    content_hash: str
-
-    @property
-    def identity(self) -> tuple[str, ...]:
-        """Keys that name the same record (any one is enough)."""
-        keys: list[str] = []
-        if self.url:
-            keys.append(f"url:{self.url}")
-        if self.guid:
-            keys.append(f"guid:{self.source}\x00{self.guid}")
-        return tuple(keys)
-
-
-def dedup_keys(article: Article) -> DedupKeys:
-    return DedupKeys(
-        source=article.source, url=article.url, guid=article.guid, content_hash=content_hash(article)
-    )

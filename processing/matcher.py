@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import ahocorasick
 
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
-_FOLD = str.maketrans({**dict.fromkeys(_DASHES, " "), "\u2019": "'", "\u2018": "'", "\n": " ",
-                       "\t": " "})
+_FOLD = str.maketrans(
+    {**dict.fromkeys(_DASHES, " "), "\u2019": "'", "\u2018": "'", "\n": " ", "\t": " "}
+)
 _ACRONYM = re.compile(r"^[A-Z]{1,3}$")
 _SPACES = re.compile(r"\s+")
 
@@ -90,7 +91,9 @@ class PhraseMatcher:
         for last, (key, entries) in self._automaton.iter(lowered):
             end = last + 1
             start = end - len(key)
-            if (start > 0 and lowered[start - 1].isalnum()) or (end < size and lowered[end].isalnum()):
+            if (start > 0 and lowered[start - 1].isalnum()) or (
+                end < size and lowered[end].isalnum()
+            ):
                 continue
             for phrase, exact_form in entries:
                 if exact_form is not None:

@@ -38,8 +38,14 @@ class Evidence:
     weight: float
 
     def as_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, "rule": self.rule, "phrase": self.phrase,
-                "start": self.start, "end": self.end, "weight": self.weight}
+        return {
+            "kind": self.kind,
+            "rule": self.rule,
+            "phrase": self.phrase,
+            "start": self.start,
+            "end": self.end,
+            "weight": self.weight,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +66,10 @@ class _Windows:
     def __init__(self, sentences: list[tuple[int, int]], paragraphs: list[tuple[int, int]]):
         self.sentences = sentences
         self.paragraphs = paragraphs
-        self._starts = {"sentence": [s for s, _ in sentences], "paragraph": [s for s, _ in paragraphs]}
+        self._starts = {
+            "sentence": [s for s, _ in sentences],
+            "paragraph": [s for s, _ in paragraphs],
+        }
 
     def index(self, kind: str, offset: int) -> int:
         return max(bisect.bisect_right(self._starts[kind], offset) - 1, 0)
@@ -112,8 +121,10 @@ class Tagger:
         for name in self.taxonomy.groups:
             owned = [m for m in matches if name in self._group_of.get(m.phrase, ())]
             groups[name] = longest_first(owned)
-        return [self._score(topic, document, matches, groups, windows)
-                for topic in self.taxonomy.topics.values()]
+        return [
+            self._score(topic, document, matches, groups, windows)
+            for topic in self.taxonomy.topics.values()
+        ]
 
     def tag(self, document: str) -> list[TopicResult]:
         """The topics that apply to ``document``."""
@@ -127,26 +138,45 @@ class Tagger:
         groups: dict[str, list[PhraseMatch]],
         windows: _Windows,
     ) -> TopicResult:
-        excluded = {windows.index("sentence", m.start) for m in matches if m.phrase in topic.exclude}
+        excluded = {
+            windows.index("sentence", m.start) for m in matches if m.phrase in topic.exclude
+        }
 
         def allowed(match: PhraseMatch) -> bool:
             return windows.index("sentence", match.start) not in excluded
 
         evidence: list[Evidence] = []
         for match in longest_first(m for m in matches if m.phrase in topic.terms and allowed(m)):
-            evidence.append(Evidence("term", match.phrase, document[match.start : match.end],
-                                     match.start, match.end, topic.terms[match.phrase]))
+            evidence.append(
+                Evidence(
+                    "term",
+                    match.phrase,
+                    document[match.start : match.end],
+                    match.start,
+                    match.end,
+                    topic.terms[match.phrase],
+                )
+            )
         for group, weight in topic.mentions.items():
             for match in filter(allowed, groups[group]):
-                evidence.append(Evidence("mention", group, document[match.start : match.end],
-                                         match.start, match.end, weight))
+                evidence.append(
+                    Evidence(
+                        "mention",
+                        group,
+                        document[match.start : match.end],
+                        match.start,
+                        match.end,
+                        weight,
+                    )
+                )
         missing: list[str] = []
         for rule in topic.cooccur:
             found = self._cooccurrences(rule, document, groups, windows, allowed)
             evidence.extend(found)
             if len(found) < rule.min:
-                missing.append(f"{rule.name} together in {rule.min}+ {rule.within}s "
-                               f"(found {len(found)})")
+                missing.append(
+                    f"{rule.name} together in {rule.min}+ {rule.within}s (found {len(found)})"
+                )
         evidence.sort(key=lambda e: (e.start, e.end))
         score = noisy_or(e.weight for e in evidence)
         reason = ""
@@ -173,13 +203,16 @@ class Tagger:
                 if not allowed(match):
                     continue
                 per_window.setdefault(windows.index(rule.within, match.start), {}).setdefault(
-                    group, match)
+                    group, match
+                )
         found: list[Evidence] = []
         for index in sorted(per_window):
             firsts = per_window[index]
             if len(firsts) == len(rule.groups):
                 start, end = spans[index]
-                phrase = " … ".join(document[m.start : m.end]
-                                    for m in sorted(firsts.values(), key=lambda m: m.start))
+                phrase = " … ".join(
+                    document[m.start : m.end]
+                    for m in sorted(firsts.values(), key=lambda m: m.start)
+                )
                 found.append(Evidence("cooccur", rule.name, phrase, start, end, rule.weight))
         return found

@@ -124,7 +124,11 @@ def _topic(path: str, slug: str, raw: object, groups: dict[str, tuple[str, ...]]
     if not (terms or mentions or rules):
         raise _fail(path, where, "needs at least one of 'terms', 'mentions' or 'cooccur'")
     threshold = raw.get("threshold", 0.5)
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 <= threshold <= 1
+    ):
         raise _fail(path, f"{where}.threshold", f"must be a number in [0, 1], got {threshold!r}")
     return Topic(
         slug=slug,

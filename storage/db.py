@@ -29,7 +29,7 @@ def normalize_url(url: str) -> URL:
         url = f"sqlite:///{url}"
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise DatabaseError(f"not a database URL: {url!r}") from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -57,7 +57,9 @@ def _create_engine(url: URL) -> Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             parent = Path(database).expanduser().resolve().parent
             if not parent.is_dir():
-                raise DatabaseError(f"cannot open {describe(url)}: directory {parent} does not exist")
+                raise DatabaseError(
+                    f"cannot open {describe(url)}: directory {parent} does not exist"
+                )
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -7,8 +7,9 @@ phrases", ``OR`` between alternatives, ``-word`` to exclude, ``word*`` for a pre
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, literal_column, table, text
+from sqlalchemy import ColumnElement, Float, Select, func, literal_column, table, text
 from sqlalchemy.sql import column
 
 from newsflow.errors import NewsflowError
@@ -47,19 +48,20 @@ def fts5_query(query: str) -> str:
     return " AND ".join(positive) + "".join(f" NOT {term}" for term in negative)
 
 
-def apply_search(stmt: Select[tuple[models.Article]], dialect: str, query: str
-                 ) -> tuple[Select[tuple[models.Article]], ColumnElement[float]]:
+def apply_search(
+    stmt: Select[Any], dialect: str, query: str
+) -> tuple[Select[Any], ColumnElement[float]]:
     """``stmt`` restricted to articles matching ``query``, and a rank (lower is better)."""
+    match_expression = fts5_query(query)  # also rejects a query with no words, on every backend
     if dialect == "sqlite":
         fts = table("articles_fts", column("rowid"))
         stmt = stmt.join(fts, literal_column("articles_fts.rowid") == models.Article.id).where(
-            text("articles_fts MATCH :fts_query").bindparams(fts_query=fts5_query(query))
+            text("articles_fts MATCH :fts_query").bindparams(fts_query=match_expression)
         )
         return stmt, literal_column("bm25(articles_fts)")
     if dialect == "postgresql":
-        tsquery = text("websearch_to_tsquery('english', :ts_query)").bindparams(ts_query=query)
-        stmt = stmt.where(literal_column("articles.search").op("@@")(tsquery))
-        rank = -literal_column("ts_rank_cd(articles.search, websearch_to_tsquery('english', "
-                               ":ts_query))")
-        return stmt, rank
+        vector: ColumnElement[Any] = literal_column("articles.search")
+        tsquery = func.websearch_to_tsquery("english", query)
+        stmt = stmt.where(vector.op("@@")(tsquery))
+        return stmt, -func.ts_rank_cd(vector, tsquery, type_=Float)
     raise NewsflowError(f"full-text search is not supported on {dialect}")

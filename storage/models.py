@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -47,7 +47,11 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class Source(Base):
@@ -81,9 +85,7 @@ class Article(Base):
     published_at: Mapped[datetime | None] = mapped_column()
     content_hash: Mapped[str] = mapped_column(String(64))
     word_count: Mapped[int] = mapped_column(Integer, default=0)
-    duplicate_of: Mapped[int | None] = mapped_column(
-        ForeignKey("articles.id", ondelete="SET NULL")
-    )
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     origin: Mapped[str | None] = mapped_column(Text)
     ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -144,9 +146,7 @@ class IngestionError(Base):
     __table_args__ = (Index("ix_ingestion_errors_run_id", "run_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ingestion_runs.id", ondelete="CASCADE")
-    )
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("ingestion_runs.id", ondelete="CASCADE"))
     origin: Mapped[str] = mapped_column(Text)
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from storage import models
@@ -36,10 +36,16 @@ class ArticleRow:
     duplicate_of: int | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "source": self.source,
-                "published": self.published.isoformat() if self.published else None,
-                "url": self.url, "language": self.language, "topics": self.topics,
-                "duplicate_of": self.duplicate_of}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "source": self.source,
+            "published": self.published.isoformat() if self.published else None,
+            "url": self.url,
+            "language": self.language,
+            "topics": self.topics,
+            "duplicate_of": self.duplicate_of,
+        }
 
 
 @dataclass(frozen=True)
@@ -64,42 +70,67 @@ class ArticleDetail:
     copies: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.row.as_dict(), "text": self.text, "authors": self.authors,
-                "guid": self.guid, "origin": self.origin, "word_count": self.word_count,
-                "ingested_at": self.ingested_at.isoformat(), "copies": self.copies,
-                "tags": [{"topic": t.topic, "label": t.label, "score": t.score,
-                          "tagger_version": t.tagger_version, "evidence": t.evidence}
-                         for t in self.tags]}
+        return {
+            **self.row.as_dict(),
+            "text": self.text,
+            "authors": self.authors,
+            "guid": self.guid,
+            "origin": self.origin,
+            "word_count": self.word_count,
+            "ingested_at": self.ingested_at.isoformat(),
+            "copies": self.copies,
+            "tags": [
+                {
+                    "topic": t.topic,
+                    "label": t.label,
+                    "score": t.score,
+                    "tagger_version": t.tagger_version,
+                    "evidence": t.evidence,
+                }
+                for t in self.tags
+            ],
+        }
 
 
 def _topics_of(session: Session, ids: list[int]) -> dict[int, list[str]]:
     result: dict[int, list[str]] = {i: [] for i in ids}
     if not ids:
         return result
-    stmt = (select(models.ArticleTopic.article_id, models.Topic.slug)
-            .join(models.Topic, models.Topic.id == models.ArticleTopic.topic_id)
-            .where(models.ArticleTopic.article_id.in_(ids))
-            .order_by(models.ArticleTopic.article_id, models.ArticleTopic.score.desc(),
-                      models.Topic.slug))
-    for article_id, slug in session.execute(stmt).tuples():
+    stmt = (
+        select(models.ArticleTopic.article_id, models.Topic.slug)
+        .join(models.Topic, models.Topic.id == models.ArticleTopic.topic_id)
+        .where(models.ArticleTopic.article_id.in_(ids))
+        .order_by(
+            models.ArticleTopic.article_id, models.ArticleTopic.score.desc(), models.Topic.slug
+        )
+    )
+    for article_id, slug in session.execute(stmt):
         result[article_id].append(slug)
     return result
 
 
 def _row(article: models.Article, topics: list[str]) -> ArticleRow:
-    return ArticleRow(id=article.id, title=article.title, source=article.source.name,
-                      published=article.published_at, url=article.url,
-                      language=article.language, topics=topics,
-                      duplicate_of=article.duplicate_of)
+    return ArticleRow(
+        id=article.id,
+        title=article.title,
+        source=article.source.name,
+        published=article.published_at,
+        url=article.url,
+        language=article.language,
+        topics=topics,
+        duplicate_of=article.duplicate_of,
+    )
 
 
 def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
     """Articles matching every given filter; best match first with ``text``, else newest."""
-    stmt = select(models.Article).join(models.Source)
+    stmt: Select[Any] = select(models.Article).join(models.Source)
     if query.topic:
-        tagged = (select(models.ArticleTopic.article_id)
-                  .join(models.Topic, models.Topic.id == models.ArticleTopic.topic_id)
-                  .where(models.Topic.slug == query.topic))
+        tagged = (
+            select(models.ArticleTopic.article_id)
+            .join(models.Topic, models.Topic.id == models.ArticleTopic.topic_id)
+            .where(models.Topic.slug == query.topic)
+        )
         stmt = stmt.where(models.Article.id.in_(tagged))
     if query.source:
         stmt = stmt.where(models.Source.name == query.source)
@@ -127,31 +158,45 @@ def get_article(engine: Engine, article_id: int) -> ArticleDetail | None:
         if article is None:
             return None
         tags = sorted(article.tags, key=lambda t: (-t.score, t.topic.slug))
-        copies = list(session.scalars(
-            select(models.Article.id).where(models.Article.duplicate_of == article_id)
-            .order_by(models.Article.id)))
+        copies = list(
+            session.scalars(
+                select(models.Article.id)
+                .where(models.Article.duplicate_of == article_id)
+                .order_by(models.Article.id)
+            )
+        )
         return ArticleDetail(
             row=_row(article, [t.topic.slug for t in tags]),
-            text=article.text, authors=list(article.authors or []), guid=article.guid,
-            origin=article.origin, ingested_at=article.ingested_at,
-            word_count=article.word_count, copies=copies,
-            tags=[TagDetail(t.topic.slug, t.topic.label, t.score, t.tagger_version,
-                            list(t.evidence or [])) for t in tags],
+            text=article.text,
+            authors=list(article.authors or []),
+            guid=article.guid,
+            origin=article.origin,
+            ingested_at=article.ingested_at,
+            word_count=article.word_count,
+            copies=copies,
+            tags=[
+                TagDetail(
+                    t.topic.slug, t.topic.label, t.score, t.tagger_version, list(t.evidence or [])
+                )
+                for t in tags
+            ],
         )
 
 
 def topic_counts(engine: Engine, include_duplicates: bool = False) -> dict[str, int]:
     """Articles per topic slug, for every topic in the database."""
     count = func.count(models.Article.id)
-    stmt = (select(models.Topic.slug, count)
-            .select_from(models.Topic)
-            .outerjoin(models.ArticleTopic, models.ArticleTopic.topic_id == models.Topic.id)
-            .outerjoin(models.Article, models.Article.id == models.ArticleTopic.article_id))
+    stmt = (
+        select(models.Topic.slug, count)
+        .select_from(models.Topic)
+        .outerjoin(models.ArticleTopic, models.ArticleTopic.topic_id == models.Topic.id)
+        .outerjoin(models.Article, models.Article.id == models.ArticleTopic.article_id)
+    )
     if not include_duplicates:
         stmt = stmt.where(models.Article.duplicate_of.is_(None))
     stmt = stmt.group_by(models.Topic.slug)
     with Session(engine) as session:
-        return dict(session.execute(stmt).tuples().all())
+        return dict(session.execute(stmt).all())
 
 
 @dataclass(frozen=True)
@@ -167,12 +212,17 @@ class Stats:
     errors: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"articles": self.articles, "duplicates": self.duplicates,
-                "sources": self.sources, "tagged_articles": self.tagged,
-                "earliest": self.earliest.isoformat() if self.earliest else None,
-                "latest": self.latest.isoformat() if self.latest else None,
-                "runs": self.runs, "last_run": self.last_run.isoformat() if self.last_run else None,
-                "errors_recorded": self.errors}
+        return {
+            "articles": self.articles,
+            "duplicates": self.duplicates,
+            "sources": self.sources,
+            "tagged_articles": self.tagged,
+            "earliest": self.earliest.isoformat() if self.earliest else None,
+            "latest": self.latest.isoformat() if self.latest else None,
+            "runs": self.runs,
+            "last_run": self.last_run.isoformat() if self.last_run else None,
+            "errors_recorded": self.errors,
+        }
 
 
 def database_stats(engine: Engine) -> Stats:
@@ -181,18 +231,39 @@ def database_stats(engine: Engine) -> Stats:
         originals = A.duplicate_of.is_(None)
         total = session.scalar(select(func.count()).select_from(A).where(originals)) or 0
         copies = session.scalar(select(func.count()).select_from(A).where(~originals)) or 0
-        per_source = dict(session.execute(
-            select(models.Source.name, func.count(A.id)).join(A, A.source_id == models.Source.id)
-            .where(originals).group_by(models.Source.name).order_by(models.Source.name)).tuples().all())
-        tagged = session.scalar(
-            select(func.count(func.distinct(models.ArticleTopic.article_id)))
-            .join(A, A.id == models.ArticleTopic.article_id).where(originals)) or 0
+        per_source = dict(
+            session.execute(
+                select(models.Source.name, func.count(A.id))
+                .join(A, A.source_id == models.Source.id)
+                .where(originals)
+                .group_by(models.Source.name)
+                .order_by(models.Source.name)
+            ).all()
+        )
+        tagged = (
+            session.scalar(
+                select(func.count(func.distinct(models.ArticleTopic.article_id)))
+                .join(A, A.id == models.ArticleTopic.article_id)
+                .where(originals)
+            )
+            or 0
+        )
         earliest, latest = session.execute(
-            select(func.min(A.published_at), func.max(A.published_at)).where(originals)).one()
+            select(func.min(A.published_at), func.max(A.published_at)).where(originals)
+        ).one()
         runs, last_run = session.execute(
             select(func.count(models.IngestionRun.id), func.max(models.IngestionRun.started_at))
         ).one()
         errors = session.scalar(select(func.count(models.IngestionError.id))) or 0
     to_dt = models.UTCDateTime().process_result_value
-    return Stats(total, copies, per_source, tagged, to_dt(earliest, engine.dialect),
-                 to_dt(latest, engine.dialect), runs or 0, to_dt(last_run, engine.dialect), errors)
+    return Stats(
+        total,
+        copies,
+        per_source,
+        tagged,
+        to_dt(earliest, engine.dialect),
+        to_dt(latest, engine.dialect),
+        runs or 0,
+        to_dt(last_run, engine.dialect),
+        errors,
+    )

@@ -74,7 +74,7 @@ def ensure_sources(session: Session, names: Iterable[str], kind: str = "file") -
     found = dict(
         session.execute(
             select(models.Source.name, models.Source.id).where(models.Source.name.in_(wanted))
-        ).tuples().all()
+        ).all()
     )
     for name in sorted(wanted - set(found)):
         source = models.Source(name=name, kind=kind)
@@ -96,11 +96,18 @@ def sync_topics(engine: Engine, topics: Iterable[tuple[str, str, str]]) -> None:
                 topic.label, topic.description = label, description
 
 
-def _tag_rows(item: ProcessedArticle, article_id: int, topic_ids: dict[str, int],
-              now: datetime) -> list[dict[str, object]]:
+def _tag_rows(
+    item: ProcessedArticle, article_id: int, topic_ids: dict[str, int], now: datetime
+) -> list[dict[str, object]]:
     return [
-        {"article_id": article_id, "topic_id": topic_ids[tag.topic], "score": tag.score,
-         "evidence": tag.evidence, "tagger_version": item.tagger_version, "tagged_at": now}
+        {
+            "article_id": article_id,
+            "topic_id": topic_ids[tag.topic],
+            "score": tag.score,
+            "evidence": tag.evidence,
+            "tagger_version": item.tagger_version,
+            "tagged_at": now,
+        }
         for tag in item.tags
         if tag.topic in topic_ids
     ]
@@ -109,7 +116,7 @@ def _tag_rows(item: ProcessedArticle, article_id: int, topic_ids: dict[str, int]
 def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
     result = BatchResult(read=len(items))
     source_ids = ensure_sources(session, {item.article.source for item in items})
-    topic_ids = dict(session.execute(select(models.Topic.slug, models.Topic.id)).tuples().all())
+    topic_ids = dict(session.execute(select(models.Topic.slug, models.Topic.id)).all())
     values = [_fields(item, source_ids[item.article.source]) for item in items]
 
     urls = {v["url"] for v in values if v["url"]}
@@ -122,7 +129,8 @@ def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
             by_url[row.url] = row
     if guids:
         stmt = select(models.Article).where(
-            tuple_(models.Article.source_id, models.Article.guid).in_(guids))
+            tuple_(models.Article.source_id, models.Article.guid).in_(guids)
+        )
         for row in session.scalars(stmt):
             by_guid[(row.source_id, row.guid)] = row
     originals: dict[str, int] = {}
@@ -131,7 +139,7 @@ def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
         .where(models.Article.content_hash.in_(hashes), models.Article.duplicate_of.is_(None))
         .order_by(models.Article.id.desc())
     )
-    for content, article_id in session.execute(stmt_hash).tuples():
+    for content, article_id in session.execute(stmt_hash):
         originals[content] = article_id
 
     now = utcnow()
@@ -140,18 +148,18 @@ def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
     pending: list[tuple[ProcessedArticle, models.Article, bool]] = []  # (item, row, is a copy)
     batch_originals: set[str] = set()
     for item, vals in zip(items, values, strict=True):
-        row = by_url.get(vals["url"]) if vals["url"] else None
-        if row is None and vals["guid"]:
-            row = by_guid.get((vals["source_id"], vals["guid"]))
-        if row is not None:
-            if row.id is None or _same(row, vals):
+        existing = by_url.get(vals["url"]) if vals["url"] else None
+        if existing is None and vals["guid"]:
+            existing = by_guid.get((vals["source_id"], vals["guid"]))
+        if existing is not None:
+            if existing.id is None or _same(existing, vals):
                 result.unchanged += 1
                 continue
             for name, value in vals.items():
-                setattr(row, name, value)
-            row.updated_at = now
-            retagged.append(row.id)
-            tag_rows.extend(_tag_rows(item, row.id, topic_ids, now))
+                setattr(existing, name, value)
+            existing.updated_at = now
+            retagged.append(existing.id)
+            tag_rows.extend(_tag_rows(item, existing.id, topic_ids, now))
             result.updated += 1
             result.topics.update(tag.topic for tag in item.tags)
             continue
@@ -159,15 +167,15 @@ def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
         if is_copy and not vals["url"] and not vals["guid"]:
             result.unchanged += 1  # a nameless copy of stored text: nothing new to keep
             continue
-        row = models.Article(**vals, ingested_at=now, updated_at=now)
-        session.add(row)
-        pending.append((item, row, is_copy))
+        new_row = models.Article(**vals, ingested_at=now, updated_at=now)
+        session.add(new_row)
+        pending.append((item, new_row, is_copy))
         if not is_copy:
             batch_originals.add(item.content_hash)
         if vals["url"]:
-            by_url[vals["url"]] = row
+            by_url[vals["url"]] = new_row
         if vals["guid"]:
-            by_guid[(vals["source_id"], vals["guid"])] = row
+            by_guid[(vals["source_id"], vals["guid"])] = new_row
     session.flush()  # assigns ids to the new rows
     for item, row, is_copy in pending:
         if not is_copy:
@@ -183,7 +191,8 @@ def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
         tag_rows.extend(_tag_rows(item, row.id, topic_ids, now))
     if retagged:
         session.execute(
-            delete(models.ArticleTopic).where(models.ArticleTopic.article_id.in_(retagged)))
+            delete(models.ArticleTopic).where(models.ArticleTopic.article_id.in_(retagged))
+        )
     if tag_rows:
         session.execute(insert(models.ArticleTopic), tag_rows)
     return result
@@ -209,8 +218,16 @@ def store_batch(engine: Engine, items: Sequence[ProcessedArticle]) -> BatchResul
 
 def start_run(engine: Engine, inputs: Sequence[str], flow_run_id: str | None = None) -> int:
     with Session(engine) as session, session.begin():
-        run = models.IngestionRun(inputs=list(inputs), flow_run_id=flow_run_id, read=0, new=0,
-                                  updated=0, unchanged=0, duplicates=0, errors=0)
+        run = models.IngestionRun(
+            inputs=list(inputs),
+            flow_run_id=flow_run_id,
+            read=0,
+            new=0,
+            updated=0,
+            unchanged=0,
+            duplicates=0,
+            errors=0,
+        )
         session.add(run)
         session.flush()
         return run.id
@@ -222,8 +239,10 @@ def record_errors(engine: Engine, run_id: int | None, errors: Sequence[SourceErr
     with Session(engine) as session, session.begin():
         session.execute(
             insert(models.IngestionError),
-            [{"run_id": run_id, "origin": e.origin, "message": e.message, "created_at": utcnow()}
-             for e in errors],
+            [
+                {"run_id": run_id, "origin": e.origin, "message": e.message, "created_at": utcnow()}
+                for e in errors
+            ],
         )
 
 
@@ -232,7 +251,14 @@ def finish_run(engine: Engine, run_id: int, totals: BatchResult, status: str = "
         session.execute(
             update(models.IngestionRun)
             .where(models.IngestionRun.id == run_id)
-            .values(status=status, finished_at=utcnow(), read=totals.read, new=totals.new,
-                    updated=totals.updated, unchanged=totals.unchanged,
-                    duplicates=totals.duplicates, errors=totals.errors)
+            .values(
+                status=status,
+                finished_at=utcnow(),
+                read=totals.read,
+                new=totals.new,
+                updated=totals.updated,
+                unchanged=totals.unchanged,
+                duplicates=totals.duplicates,
+                errors=totals.errors,
+            )
         )

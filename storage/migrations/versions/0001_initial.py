@@ -55,8 +55,12 @@ def upgrade() -> None:
     op.create_table(
         "articles",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("source_id", sa.Integer(),
-                  sa.ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "source_id",
+            sa.Integer(),
+            sa.ForeignKey("sources.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("guid", sa.String(500), nullable=True),
         sa.Column("url", sa.Text(), nullable=True),
         sa.Column("title", sa.Text(), nullable=False),
@@ -66,8 +70,12 @@ def upgrade() -> None:
         sa.Column("published_at", UTCDateTime(), nullable=True),
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("word_count", sa.Integer(), nullable=False),
-        sa.Column("duplicate_of", sa.Integer(),
-                  sa.ForeignKey("articles.id", ondelete="SET NULL"), nullable=True),
+        sa.Column(
+            "duplicate_of",
+            sa.Integer(),
+            sa.ForeignKey("articles.id", ondelete="SET NULL"),
+            nullable=True,
+        ),
         sa.Column("origin", sa.Text(), nullable=True),
         sa.Column("ingested_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
@@ -86,10 +94,18 @@ def upgrade() -> None:
     )
     op.create_table(
         "article_topics",
-        sa.Column("article_id", sa.Integer(),
-                  sa.ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("topic_id", sa.Integer(),
-                  sa.ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "article_id",
+            sa.Integer(),
+            sa.ForeignKey("articles.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "topic_id",
+            sa.Integer(),
+            sa.ForeignKey("topics.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("evidence", sa.JSON(), nullable=False),
         sa.Column("tagger_version", sa.String(100), nullable=False),
@@ -104,14 +120,20 @@ def upgrade() -> None:
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("inputs", sa.JSON(), nullable=False),
         sa.Column("flow_run_id", sa.String(64), nullable=True),
-        *(sa.Column(name, sa.Integer(), nullable=False)
-          for name in ("read", "new", "updated", "unchanged", "duplicates", "errors")),
+        *(
+            sa.Column(name, sa.Integer(), nullable=False)
+            for name in ("read", "new", "updated", "unchanged", "duplicates", "errors")
+        ),
     )
     op.create_table(
         "ingestion_errors",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("run_id", sa.Integer(),
-                  sa.ForeignKey("ingestion_runs.id", ondelete="CASCADE"), nullable=True),
+        sa.Column(
+            "run_id",
+            sa.Integer(),
+            sa.ForeignKey("ingestion_runs.id", ondelete="CASCADE"),
+            nullable=True,
+        ),
         sa.Column("origin", sa.Text(), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -128,6 +150,12 @@ def downgrade() -> None:
         for trigger in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER IF EXISTS articles_fts_{trigger}")
         op.execute("DROP TABLE IF EXISTS articles_fts")
-    for table in ("ingestion_errors", "ingestion_runs", "article_topics", "topics", "articles",
-                  "sources"):
+    for table in (
+        "ingestion_errors",
+        "ingestion_runs",
+        "article_topics",
+        "topics",
+        "articles",
+        "sources",
+    ):
         op.drop_table(table)

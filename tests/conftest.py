@@ -1,0 +1,107 @@
+"""Shared fixtures: the seeds, real SQLite and PostgreSQL databases, a stored seed corpus.
+
+PostgreSQL tests use NEWSFLOW_TEST_POSTGRES_URL (default: postgres@127.0.0.1:5432/test); each
+test gets a database of its own, dropped afterwards. Without a server they skip, saying why,
+unless NEWSFLOW_REQUIRE_POSTGRES=1 (set by .ci/run), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from newsflow.pipeline import ingest_batch, prepare_database, tagger_for
+from parsers import iter_path
+from storage.db import close_all
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+DATA = Path(__file__).resolve().parent / "data"
+POSTGRES_URL = os.environ.get(
+    "NEWSFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("NEWSFLOW_REQUIRE_POSTGRES") == "1"
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def seeds_dir() -> Path:
+    return SEEDS
+
+
+@pytest.fixture(scope="session")
+def seed_expectations() -> dict[str, dict[str, Any]]:
+    """The ``expect`` blocks of seeds/manifest.yaml, by file name."""
+    manifest = yaml.safe_load((SEEDS / "manifest.yaml").read_text(encoding="utf-8"))
+    return {name: entry["expect"] for name, entry in manifest["articles"].items()}
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> str:
+    try:
+        with psycopg.connect(_libpq(POSTGRES_URL), connect_timeout=3):
+            pass
+    except psycopg.Error as exc:
+        reason = f"PostgreSQL not reachable at {POSTGRES_URL}: {str(exc).strip().splitlines()[0]}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{reason} (NEWSFLOW_REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: str) -> Iterator[str]:
+    name = f"newsflow_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(postgres_admin), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(postgres_admin).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        close_all()
+        with psycopg.connect(_libpq(postgres_admin), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite:///{tmp_path / 'news.db'}"
+    close_all()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """The same test on SQLite and on PostgreSQL."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Engine:
+    """A migrated database with the built-in taxonomy's topics."""
+    return prepare_database(db_url, tagger_for(None))
+
+
+def ingest_plain(engine: Engine, path: Path, run_id: int | None = None) -> Any:
+    """Ingest ``path`` without Prefect (the flow's steps as plain calls)."""
+    return ingest_batch(list(iter_path(path)), engine, tagger_for(None), run_id)
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> Engine:
+    """The database with the two seed articles stored."""
+    result = ingest_plain(engine, SEEDS)
+    assert result.new == 2
+    return engine

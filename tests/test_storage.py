@@ -1,0 +1,193 @@
+"""Storage on real SQLite and PostgreSQL: migrations, idempotent upserts, duplicates, queries."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.orm import Session
+
+from newsflow.article import Article
+from newsflow.errors import DatabaseError, NewsflowError
+from newsflow.pipeline import process, tagger_for
+from storage import models, queries
+from storage.db import head_revision, migrate, open_database
+from storage.queries import ArticleQuery
+from storage.repository import store_batch
+from tests.conftest import DATA, SEEDS, ingest_plain
+
+
+def count(engine: Engine, model: type[models.Base]) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def store(engine: Engine, *articles: Article):  # type: ignore[no-untyped-def]
+    return store_batch(engine, process(articles, tagger_for(None)))
+
+
+def article(**changes: object) -> Article:
+    base = Article(
+        source="desk",
+        title="Tariffs rise",
+        text="Tariffs rose again. The trade deal stalled.",
+        origin="test",
+        guid="g-1",
+        published=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_migrations_create_schema_and_are_idempotent(engine: Engine) -> None:
+    tables = set(inspect(engine).get_table_names())
+    assert {
+        "sources",
+        "articles",
+        "topics",
+        "article_topics",
+        "ingestion_runs",
+        "ingestion_errors",
+        "alembic_version",
+    } <= tables
+    migrate(engine)  # second time: nothing to do
+    with engine.connect() as conn:
+        assert (
+            conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            == head_revision()
+        )
+
+
+def test_rerun_adds_nothing(seeded: Engine) -> None:
+    again = ingest_plain(seeded, SEEDS)
+    assert (again.new, again.updated, again.unchanged, again.duplicates) == (0, 0, 2, 0)
+    assert count(seeded, models.Article) == 2
+    assert count(seeded, models.ArticleTopic) > 0
+
+
+def test_seed_tags_stored_with_evidence(seeded: Engine, seed_expectations: dict) -> None:
+    for row in queries.find_articles(seeded, ArticleQuery()):
+        detail = queries.get_article(seeded, row.id)
+        assert detail is not None
+        expect = seed_expectations[f"{detail.guid}.txt"]
+        assert set(expect["topics"]) <= set(row.topics)
+        assert not set(expect["not_topics"]) & set(row.topics)
+        for tag in detail.tags:
+            assert 0 < tag.score <= 1 and tag.evidence and tag.tagger_version.startswith("rules-")
+            assert {"kind", "phrase", "start", "end", "weight"} <= set(tag.evidence[0])
+
+
+def test_changed_content_updates_and_retags(engine: Engine) -> None:
+    assert store(engine, article()).new == 1
+    changed = article(text="Nuclear warheads and disarmament. Arms control talks on New START.")
+    result = store(engine, changed)
+    assert (result.new, result.updated) == (0, 1)
+    [row] = queries.find_articles(engine, ArticleQuery())
+    assert row.topics == ["arms-control"]
+    assert count(engine, models.Article) == 1
+
+
+def test_exact_copy_stored_as_duplicate(engine: Engine) -> None:
+    original = store(engine, article(url="https://a.example/1"))
+    copy = store(engine, article(url="https://b.example/copy", guid="other", source="mirror"))
+    assert copy.duplicates == 1
+    rows = queries.find_articles(engine, ArticleQuery())
+    assert [r.id for r in rows] == original.new_ids
+    both = queries.find_articles(engine, ArticleQuery(include_duplicates=True))
+    assert len(both) == 2
+    copy_row = next(r for r in both if r.duplicate_of)
+    assert copy_row.duplicate_of == original.new_ids[0]
+    detail = queries.get_article(engine, original.new_ids[0])
+    assert detail is not None and detail.copies == [copy_row.id]
+    assert (
+        store(
+            engine, article(url="https://b.example/copy", guid="other", source="mirror")
+        ).unchanged
+        == 1
+    )
+
+
+def test_same_batch_duplicates_and_repeats(engine: Engine) -> None:
+    result = store(engine, article(), article(), article(guid="g-2", url="https://x.example/2"))
+    assert (result.new, result.unchanged, result.duplicates) == (1, 1, 1)
+
+
+def test_nameless_copy_of_stored_text_adds_nothing(engine: Engine) -> None:
+    store(engine, article())
+    assert store(engine, article(guid=None, source="elsewhere")).unchanged == 1
+    assert count(engine, models.Article) == 1
+
+
+def test_jsonl_fixture_dedup_expectations(engine: Engine) -> None:
+    result = ingest_plain(engine, DATA / "articles.jsonl")
+    # wire-006 is wire-001 by canonical URL; wire-005 is a copy of it from another site
+    assert (result.new, result.duplicates, result.unchanged) == (4, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ('"New START"', {"004_9152477c205a2e8e"}),
+        ("reactor", {"000_134b5bdc4cbcbe50"}),  # stemmed: "reactors" in the text
+        ("warheads OR reactors", {"000_134b5bdc4cbcbe50", "004_9152477c205a2e8e"}),
+        ("Putin -warheads", {"000_134b5bdc4cbcbe50"}),
+        ("zebra", set()),
+        ("'); DROP TABLE articles; --", set()),
+    ],
+)
+def test_full_text_search(seeded: Engine, search: str, expected: set[str]) -> None:
+    rows = queries.find_articles(seeded, ArticleQuery(text=search))
+    guids = {queries.get_article(seeded, r.id).guid for r in rows}  # type: ignore[union-attr]
+    assert guids == expected
+    assert count(seeded, models.Article) == 2
+
+
+def test_search_without_words_is_a_clear_error(seeded: Engine) -> None:
+    with pytest.raises(NewsflowError, match="no words"):
+        queries.find_articles(seeded, ArticleQuery(text='"" -'))
+
+
+def test_filters(seeded: Engine) -> None:
+    def titles(**kw: object) -> list[str]:
+        return [r.title[:12] for r in queries.find_articles(seeded, ArticleQuery(**kw))]  # type: ignore[arg-type]
+
+    assert titles() == ["Putin and Xi", "Russia and C"]  # newest first
+    assert titles(topic="arms-control") == ["Putin and Xi"]
+    assert titles(since=datetime(2026, 1, 1, tzinfo=UTC)) == ["Putin and Xi"]
+    assert titles(until=datetime(2026, 1, 1, tzinfo=UTC)) == ["Russia and C"]
+    assert titles(source="seeds", limit=1) == ["Putin and Xi"]
+    assert titles(source="nobody") == []
+    assert titles(topic="arms-control", text="Putin", since=datetime(2025, 1, 1, tzinfo=UTC)) == [
+        "Putin and Xi"
+    ]
+
+
+def test_topic_counts_and_stats(seeded: Engine) -> None:
+    counts = queries.topic_counts(seeded)
+    assert counts["russia-china"] == 2 and counts["arms-control"] == 1
+    assert counts["middle-east"] == 0
+    stats = queries.database_stats(seeded)
+    assert (stats.articles, stats.duplicates, stats.sources) == (2, 0, {"seeds": 2})
+    assert stats.earliest == datetime(2025, 1, 21, tzinfo=UTC)
+    assert stats.latest == datetime(2026, 2, 4, tzinfo=UTC)
+
+
+def test_dates_round_trip_as_aware_utc(seeded: Engine) -> None:
+    rows = queries.find_articles(seeded, ArticleQuery())
+    assert all(r.published is not None and r.published.tzinfo is not None for r in rows)
+
+
+def test_unreachable_databases_give_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError, match="directory .* does not exist"):
+        open_database(f"sqlite:///{tmp_path}/missing/dir/news.db")
+    with pytest.raises(DatabaseError, match="cannot open postgresql") as info:
+        open_database("postgresql://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(DatabaseError, match="not a database URL"):
+        open_database("://nothing")
+    with pytest.raises(DatabaseError, match="not a database URL"):
+        open_database("postgresql://u@h:port/db")
+    with pytest.raises(DatabaseError, match="unsupported database URL"):
+        open_database("nosuchdb://x/y")
