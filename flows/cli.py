@@ -13,11 +13,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.exceptions import TyperException
 
 from newsflow import api
 from newsflow.errors import NewsflowError
@@ -302,33 +302,37 @@ def stats(
         out.print(Text(f"{key.replace('_', ' '):<16} {value if value is not None else '-'}"))
 
 
+def _error(message: str) -> None:
+    """One line on stderr, never wrapped or styled."""
+    sys.stderr.write(f"newsflow: {' '.join(message.split())}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: runs the CLI and turns every failure into one line and an exit code."""
     debug = os.environ.get("NEWSFLOW_DEBUG") == "1"
     try:
         result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-        err.print(Text(f"newsflow: error: {exc.format_message()}{hint}"))
-        return 2
-    except click.exceptions.Abort:
-        err.print("newsflow: aborted")
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        _error("aborted")
         return 130
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
+    except TyperException as exc:  # bad arguments: usage errors carry exit code 2
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        _error(f"error: {exc.format_message() if hasattr(exc, 'format_message') else exc}{hint}")
+        return int(getattr(exc, "exit_code", 2))
     except NewsflowError as exc:
-        err.print(Text(f"newsflow: error: {exc}"))
+        _error(f"error: {exc}")
         return 1
     except BrokenPipeError:
         return 0
     except Exception as exc:
         if debug:
             raise
-        err.print(
-            Text(
-                f"newsflow: unexpected error: {type(exc).__name__}: {exc} "
-                "(set NEWSFLOW_DEBUG=1 for the traceback)"
-            )
+        _error(
+            f"unexpected error: {type(exc).__name__}: {exc} "
+            "(set NEWSFLOW_DEBUG=1 for the traceback)"
         )
         return 1
     return result if isinstance(result, int) else 0

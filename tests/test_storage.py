@@ -180,7 +180,7 @@ def test_dates_round_trip_as_aware_utc(seeded: Engine) -> None:
 
 
 def test_unreachable_databases_give_one_line_errors(tmp_path: Path) -> None:
-    with pytest.raises(DatabaseError, match="directory .* does not exist"):
+    with pytest.raises(DatabaseError, match=r"directory .* does not exist"):
         open_database(f"sqlite:///{tmp_path}/missing/dir/news.db")
     with pytest.raises(DatabaseError, match="cannot open postgresql") as info:
         open_database("postgresql://nobody:secret@127.0.0.1:1/none")

@@ -1,0 +1,64 @@
+"""The ingest flow on a real (temporary) Prefect server, into SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage import models
+from storage.db import open_database
+from tests.conftest import DATA
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    from flows.runtime import configure_prefect
+
+    configure_prefect()
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def test_ingest_seeds_then_rerun_is_a_no_op(
+    prefect_server: None, db_url: str, seeds_dir: Path
+) -> None:
+    from flows.ingest import ingest_flow
+
+    first = ingest_flow([str(seeds_dir)], database_url=db_url)
+    assert (first.totals.new, first.totals.read, first.errors) == (2, 2, [])
+    assert first.topics["russia-china"] == 2 and first.topics["arms-control"] == 1
+    second = ingest_flow([str(seeds_dir)], database_url=db_url)
+    assert (second.totals.new, second.totals.unchanged, second.totals.updated) == (0, 2, 0)
+    with Session(open_database(db_url)) as session:
+        runs = session.scalars(select(models.IngestionRun).order_by(models.IngestionRun.id)).all()
+        assert [(r.status, r.new, r.unchanged) for r in runs] == [
+            ("completed", 2, 0),
+            ("completed", 0, 2),
+        ]
+        assert all(r.flow_run_id for r in runs)
+
+
+def test_bad_inputs_recorded_and_batch_goes_on(
+    prefect_server: None, sqlite_url: str, tmp_path: Path
+) -> None:
+    from flows.ingest import ingest_flow
+
+    (tmp_path / "dump.jsonl").write_bytes((DATA / "broken.jsonl").read_bytes())
+    (tmp_path / "bin.txt").write_bytes(b"\x00\x00binary")
+    (tmp_path / "good.txt").write_text("A headline\n\nA body about tariffs and a trade deal.")
+    summary = ingest_flow([str(tmp_path)], database_url=sqlite_url, batch_size=2)
+    assert summary.totals.new == 3 and summary.totals.errors == 4
+    assert {Path(o).name.split(":")[0] for o, _ in summary.errors} == {"bin.txt", "dump.jsonl"}
+    with Session(open_database(sqlite_url)) as session:
+        stored = session.scalars(select(models.IngestionError)).all()
+        assert len(stored) == 4 and {e.run_id for e in stored} == {summary.run_id}
+    assert json.loads(json.dumps(summary.as_dict()))["errors"] == 4
