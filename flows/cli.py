@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -107,12 +108,14 @@ def ingest(
     configure_prefect(verbose)
     from flows.ingest import ingest_flow
 
+    started = time.monotonic()
     summary: IngestSummary = ingest_flow(
         [str(p) for p in paths],
         database_url=settings.database_url,
         taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
         batch_size=settings.batch_size,
     )
+    summary.seconds = time.monotonic() - started  # what the user waited, Prefect start-up included
     if output is DocFormat.json:
         out.print_json(_dump_json(summary.as_dict()))
     else:

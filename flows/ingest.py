@@ -15,7 +15,7 @@ from newsflow.errors import SourceError
 from newsflow.pipeline import IngestSummary, ingest_batch, prepare_database, tagger_for
 from newsflow.settings import load_settings
 from storage import repository
-from storage.db import describe
+from storage.db import describe, open_database
 
 
 @task(name="ingest-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
@@ -23,8 +23,7 @@ def ingest_batch_task(
     items: list[Article | SourceError], database_url: str, taxonomy: Path | None, run_id: int
 ) -> repository.BatchResult:
     """Process and store one batch of parsed inputs (one transaction)."""
-    tagger = tagger_for(taxonomy)
-    return ingest_batch(items, prepare_database(database_url, tagger), tagger, run_id)
+    return ingest_batch(items, open_database(database_url), tagger_for(taxonomy), run_id)
 
 
 def _summary_markdown(summary: IngestSummary) -> str:
@@ -45,7 +44,7 @@ def _summary_markdown(summary: IngestSummary) -> str:
     return "\n".join(lines)
 
 
-@flow(name="ingest", log_prints=False, validate_parameters=True)
+@flow(name="ingest", log_prints=False)
 def ingest_flow(
     paths: list[str],
     database_url: str | None = None,
@@ -60,9 +59,13 @@ def ingest_flow(
     run_id = repository.start_run(engine, paths, str(flow_run.id) if flow_run else None)
     summary = IngestSummary(run_id=run_id, database=describe(settings.database_url), inputs=paths)
     items = parsers.iter_paths((Path(p) for p in paths), settings.manifest_name)
-    for batch in parsers.batched(items, settings.batch_size):
-        result = ingest_batch_task(batch, settings.database_url, settings.taxonomy, run_id)
-        summary.add(result, [item for item in batch if isinstance(item, SourceError)])
+    try:
+        for batch in parsers.batched(items, settings.batch_size):
+            result = ingest_batch_task(batch, settings.database_url, settings.taxonomy, run_id)
+            summary.add(result, [item for item in batch if isinstance(item, SourceError)])
+    except BaseException:
+        repository.finish_run(engine, run_id, summary.totals, status="failed")
+        raise
     repository.finish_run(engine, run_id, summary.totals)
     summary.finish()
     create_markdown_artifact(

@@ -13,8 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 
 # Characters that are whitespace in all but name, and invisible ones that only get in the way.
-_SPACE_LIKE = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u2009\u200a\u3000\t\f\v"), " ")
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_SPACE_LIKE = re.compile("[\u00a0\u2007\u202f\u2009\u200a\u3000\t\f\v]")
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r" {2,}")
 
@@ -50,7 +50,7 @@ class CleanText:
 def normalize_unicode(text: str) -> str:
     """NFC-normalise, unify line ends and space-like characters, drop invisible/control ones."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = text.translate(_SPACE_LIKE).translate(_INVISIBLE)
+    text = _INVISIBLE.sub("", _SPACE_LIKE.sub(" ", text))
     return _CONTROL.sub("", text)
 
 

@@ -14,12 +14,15 @@ import unicodedata
 from newsflow.article import Article
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+# Combining marks (accents) left by NFKD decomposition.
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def normalized_content(text: str) -> str:
     """Case-, accent-, punctuation- and whitespace-insensitive form of a text."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    folded = text.casefold()
+    if not folded.isascii():
+        folded = _COMBINING.sub("", unicodedata.normalize("NFKD", folded))
     return _NON_WORD.sub(" ", folded).strip()
 
 

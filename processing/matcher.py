@@ -12,6 +12,7 @@ All phrases are found in a single pass over the text, overlapping ones included.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,16 +20,16 @@ from dataclasses import dataclass
 import ahocorasick
 
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
-_FOLD = str.maketrans(
-    {**dict.fromkeys(_DASHES, " "), "\u2019": "'", "\u2018": "'", "\n": " ", "\t": " "}
-)
+# One character for one, so that offsets in the folded text are offsets in the original.
+_FOLDED = {**dict.fromkeys(_DASHES, " "), "\u2019": "'", "\u2018": "'", "\n": " ", "\t": " "}
+_FOLD = re.compile("[" + re.escape("".join(_FOLDED)) + "]")
 _ACRONYM = re.compile(r"^[A-Z]{1,3}$")
 _SPACES = re.compile(r"\s+")
 
 
 def fold(text: str, *, case: bool = True) -> str:
     """A same-length form of ``text`` for matching: dashes as spaces, (optionally) lower case."""
-    folded = text.translate(_FOLD)
+    folded = _FOLD.sub(lambda m: _FOLDED[m.group()], text)
     if not case:
         return folded
     lowered = folded.lower()
@@ -107,9 +108,12 @@ class PhraseMatcher:
 
 def longest_first(matches: Iterable[PhraseMatch]) -> list[PhraseMatch]:
     """Drop matches contained in or overlapping a longer one ("Vladimir Putin" over "Putin")."""
+    starts: list[int] = []  # kept matches, sorted by start; they never overlap each other
     kept: list[PhraseMatch] = []
-    for match in sorted(matches, key=lambda m: (-(m.end - m.start), m.start)):
-        if not any(match.overlaps(k) for k in kept):
-            kept.append(match)
-    kept.sort(key=lambda m: m.start)
+    for match in sorted(matches, key=lambda m: (m.start - m.end, m.start)):
+        at = bisect.bisect_left(starts, match.start)
+        if (at < len(kept) and kept[at].overlaps(match)) or (at and kept[at - 1].overlaps(match)):
+            continue
+        starts.insert(at, match.start)
+        kept.insert(at, match)
     return kept

@@ -75,6 +75,17 @@ class _Windows:
         return max(bisect.bisect_right(self._starts[kind], offset) - 1, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """One document's matches, looked up once and shared by every topic's rules."""
+
+    document: str
+    matches: list[PhraseMatch]
+    groups: dict[str, list[PhraseMatch]]
+    windows: _Windows
+    window_of: dict[str, dict[PhraseMatch, int]]  # "sentence"/"paragraph" -> match -> index
+
+
 def split_windows(document: str) -> _Windows:
     """Sentence and paragraph spans (start, end) of a document."""
     paragraphs: list[tuple[int, int]] = []
@@ -117,33 +128,32 @@ class Tagger:
         """Every topic's score and evidence, tagged or not (for explaining rules)."""
         matches = self._matcher.find(document)
         windows = split_windows(document)
-        groups: dict[str, list[PhraseMatch]] = {}
-        for name in self.taxonomy.groups:
-            owned = [m for m in matches if name in self._group_of.get(m.phrase, ())]
-            groups[name] = longest_first(owned)
-        return [
-            self._score(topic, document, matches, groups, windows)
-            for topic in self.taxonomy.topics.values()
-        ]
+        owned: dict[str, list[PhraseMatch]] = {name: [] for name in self.taxonomy.groups}
+        for match in matches:
+            for name in self._group_of.get(match.phrase, ()):
+                owned[name].append(match)
+        scan = _Scan(
+            document=document,
+            matches=matches,
+            groups={name: longest_first(found) for name, found in owned.items()},
+            windows=windows,
+            window_of={
+                kind: {m: windows.index(kind, m.start) for m in matches}
+                for kind in ("sentence", "paragraph")
+            },
+        )
+        return [self._score(topic, scan) for topic in self.taxonomy.topics.values()]
 
     def tag(self, document: str) -> list[TopicResult]:
         """The topics that apply to ``document``."""
         return [result for result in self.score_all(document) if result.tagged]
 
-    def _score(
-        self,
-        topic: Topic,
-        document: str,
-        matches: list[PhraseMatch],
-        groups: dict[str, list[PhraseMatch]],
-        windows: _Windows,
-    ) -> TopicResult:
-        excluded = {
-            windows.index("sentence", m.start) for m in matches if m.phrase in topic.exclude
-        }
+    def _score(self, topic: Topic, scan: _Scan) -> TopicResult:
+        document, matches, sentence_of = scan.document, scan.matches, scan.window_of["sentence"]
+        excluded = {sentence_of[m] for m in matches if m.phrase in topic.exclude}
 
         def allowed(match: PhraseMatch) -> bool:
-            return windows.index("sentence", match.start) not in excluded
+            return sentence_of[match] not in excluded
 
         evidence: list[Evidence] = []
         for match in longest_first(m for m in matches if m.phrase in topic.terms and allowed(m)):
@@ -158,7 +168,7 @@ class Tagger:
                 )
             )
         for group, weight in topic.mentions.items():
-            for match in filter(allowed, groups[group]):
+            for match in filter(allowed, scan.groups[group]):
                 evidence.append(
                     Evidence(
                         "mention",
@@ -171,7 +181,7 @@ class Tagger:
                 )
         missing: list[str] = []
         for rule in topic.cooccur:
-            found = self._cooccurrences(rule, document, groups, windows, allowed)
+            found = self._cooccurrences(rule, scan, allowed)
             evidence.extend(found)
             if len(found) < rule.min:
                 missing.append(
@@ -190,21 +200,15 @@ class Tagger:
 
     @staticmethod
     def _cooccurrences(
-        rule: Cooccurrence,
-        document: str,
-        groups: dict[str, list[PhraseMatch]],
-        windows: _Windows,
-        allowed: Callable[[PhraseMatch], bool],
+        rule: Cooccurrence, scan: _Scan, allowed: Callable[[PhraseMatch], bool]
     ) -> list[Evidence]:
-        spans = windows.sentences if rule.within == "sentence" else windows.paragraphs
+        document, window_of = scan.document, scan.window_of[rule.within]
+        spans = scan.windows.sentences if rule.within == "sentence" else scan.windows.paragraphs
         per_window: dict[int, dict[str, PhraseMatch]] = {}
         for group in rule.groups:
-            for match in groups[group]:
-                if not allowed(match):
-                    continue
-                per_window.setdefault(windows.index(rule.within, match.start), {}).setdefault(
-                    group, match
-                )
+            for match in scan.groups[group]:
+                if allowed(match):
+                    per_window.setdefault(window_of[match], {}).setdefault(group, match)
         found: list[Evidence] = []
         for index in sorted(per_window):
             firsts = per_window[index]
