@@ -72,8 +72,9 @@ def _date(value: str | None, flag: str) -> datetime | None:
     return parsed
 
 
-def _dump_json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2)
+def _write_json(data: Any) -> None:
+    """Machine-readable output: plain JSON on stdout, never styled or wrapped."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 @app.command()
@@ -117,7 +118,7 @@ def ingest(
     )
     summary.seconds = time.monotonic() - started  # what the user waited, Prefect start-up included
     if output is DocFormat.json:
-        out.print_json(_dump_json(summary.as_dict()))
+        _write_json(summary.as_dict())
     else:
         _print_summary(summary)
     if summary.errors:
@@ -154,7 +155,7 @@ def _print_summary(summary: IngestSummary) -> None:
 def _print_rows(rows: Sequence[ArticleRow], fmt: ListFormat) -> None:
     records = [row.as_dict() for row in rows]
     if fmt is ListFormat.json:
-        out.print_json(_dump_json(records))
+        _write_json(records)
     elif fmt is ListFormat.jsonl:
         for record in records:
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -228,7 +229,7 @@ def show(
     """Print one article with its topics and the evidence for each."""
     detail = api.get_article(article_id, db)
     if output is DocFormat.json:
-        out.print_json(_dump_json(detail.as_dict()))
+        _write_json(detail.as_dict())
         return
     row = detail.row
     out.print(Text(row.title, style="bold"))
@@ -278,7 +279,7 @@ def topics(
     """List the taxonomy's topics with the number of articles tagged with each."""
     items = api.list_topics(db, str(taxonomy) if taxonomy else None)
     if output is DocFormat.json:
-        out.print_json(_dump_json([item.__dict__ for item in items]))
+        _write_json([item.__dict__ for item in items])
         return
     table = Table()
     table.add_column("topic", no_wrap=True)
@@ -297,7 +298,7 @@ def stats(
     """Summarise the database: articles, copies, sources, dates, runs, errors."""
     data = api.database_stats(db).as_dict()
     if output is DocFormat.json:
-        out.print_json(_dump_json(data))
+        _write_json(data)
         return
     for key, value in data.items():
         if isinstance(value, dict):

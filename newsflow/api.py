@@ -12,13 +12,21 @@ from sqlalchemy import Engine
 from newsflow.errors import NewsflowError
 from newsflow.settings import Settings, load_settings
 from storage import queries
-from storage.db import open_database
+from storage.db import missing_sqlite_file, open_database
 from storage.queries import ArticleDetail, ArticleQuery, ArticleRow, Stats
 
 
 def engine_for(database_url: str | None = None, settings: Settings | None = None) -> Engine:
+    """The database to read; a SQLite file that does not exist yet is an error, not created."""
     settings = settings or load_settings(database_url=database_url)
-    return open_database(database_url or settings.database_url)
+    url = database_url or settings.database_url
+    missing = missing_sqlite_file(url)
+    if missing is not None:
+        raise NewsflowError(
+            f"no database at {missing}: run `newsflow ingest` first, or name one with --db "
+            "or NEWSFLOW_DATABASE_URL"
+        )
+    return open_database(url)
 
 
 def find_articles(query: ArticleQuery, database_url: str | None = None) -> list[ArticleRow]:
@@ -52,7 +60,9 @@ def list_topics(database_url: str | None = None, taxonomy: str | None = None) ->
     from newsflow.pipeline import tagger_for  # the tagger is not needed by the other commands
 
     settings = load_settings(database_url=database_url, taxonomy=taxonomy)
-    counts = queries.topic_counts(engine_for(database_url, settings))
+    url = database_url or settings.database_url
+    # Before the first ingest the taxonomy is still worth listing, with no articles yet.
+    counts = {} if missing_sqlite_file(url) else queries.topic_counts(engine_for(url, settings))
     return [
         TopicInfo(t.slug, t.label, t.description, counts.get(t.slug, 0))
         for t in tagger_for(settings.taxonomy).taxonomy.topics.values()

@@ -41,6 +41,18 @@ def describe(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The path of a SQLite database file that does not exist yet, else ``None``."""
+    parsed = normalize_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None
+    path = Path(database).expanduser()
+    return None if path.exists() else path
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -129,7 +129,19 @@ def test_unreachable_database(capsys: pytest.CaptureFixture[str], tmp_path: Path
     code, _, err = run(capsys, "stats", "--db", "postgresql://postgres@127.0.0.1:1/x")
     assert code == 1 and err.startswith("newsflow: error: cannot open postgresql")
     code, _, err = run(capsys, "query", "--db", f"sqlite:///{tmp_path}/no/such/dir.db")
-    assert code == 1 and "does not exist" in err
+    assert code == 1 and "no database at" in err and "newsflow ingest" in err
+
+
+def test_read_commands_do_not_create_a_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path}/news.db"
+    for args in (["query"], ["show", "1"], ["stats"]):
+        code, _, err = run(capsys, *args, "--db", db)
+        assert code == 1 and err.startswith("newsflow: error: no database at"), args
+    code, out, _ = run(capsys, "topics", "--db", db, "--format", "json")
+    assert code == 0 and {t["articles"] for t in json.loads(out)} == {0}
+    assert not (tmp_path / "news.db").exists()
 
 
 def test_ingest_checks_before_starting_prefect(
