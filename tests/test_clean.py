@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from parsers.clean import clean_article_text, clean_body, normalize_unicode
 
 
-def test_seed_boilerplate_removed(seeds_dir: Path, seed_expectations: dict) -> None:
+def test_seed_boilerplate_removed(seeds_dir: Path, seed_expectations: dict[str, Any]) -> None:
     for name, expect in seed_expectations.items():
         raw = (seeds_dir / name).read_text(encoding="utf-8")
         cleaned = clean_article_text(raw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, inspect, select, text
@@ -67,7 +68,7 @@ def test_rerun_adds_nothing(seeded: Engine) -> None:
     assert count(seeded, models.ArticleTopic) > 0
 
 
-def test_seed_tags_stored_with_evidence(seeded: Engine, seed_expectations: dict) -> None:
+def test_seed_tags_stored_with_evidence(seeded: Engine, seed_expectations: dict[str, Any]) -> None:
     for row in queries.find_articles(seeded, ArticleQuery()):
         detail = queries.get_article(seeded, row.id)
         assert detail is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_builtin_taxonomy_has_required_topics(tagger: Tagger) -> None:
 
 
 def test_seeds_pin_expected_topics(
-    tagger: Tagger, seeds_dir: Path, seed_expectations: dict
+    tagger: Tagger, seeds_dir: Path, seed_expectations: dict[str, Any]
 ) -> None:
     for article in iter_path(seeds_dir):
         assert isinstance(article, Article)

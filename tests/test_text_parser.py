@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from newsflow.article import Article
 from newsflow.errors import SourceError
@@ -11,7 +12,9 @@ from parsers import batched, iter_path
 from parsers.text import read_text_file
 
 
-def test_seeds_read_with_manifest_metadata(seeds_dir: Path, seed_expectations: dict) -> None:
+def test_seeds_read_with_manifest_metadata(
+    seeds_dir: Path, seed_expectations: dict[str, Any]
+) -> None:
     items = list(iter_path(seeds_dir))
     assert all(isinstance(item, Article) for item in items)
     by_guid = {item.guid: item for item in items if isinstance(item, Article)}
