@@ -69,6 +69,15 @@ def _same(row: models.Article, values: dict[str, object]) -> bool:
     return all(getattr(row, name) == values[name] for name in _COMPARED)
 
 
+def _identity(values: dict[str, object]) -> tuple[object, ...] | None:
+    """The key that names a record: its canonical URL, else its source and GUID."""
+    if values["url"]:
+        return ("url", values["url"])
+    if values["guid"]:
+        return ("guid", values["source_id"], values["guid"])
+    return None
+
+
 def ensure_sources(session: Session, names: Iterable[str], kind: str = "file") -> dict[str, int]:
     wanted = set(names)
     found = dict(
@@ -147,7 +156,24 @@ def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
     retagged: list[int] = []
     pending: list[tuple[ProcessedArticle, models.Article, bool]] = []  # (item, row, is a copy)
     batch_originals: set[str] = set()
-    for item, vals in zip(items, values, strict=True):
+    # A record read twice in one batch is handled once, where it first appears, with the
+    # content of its last version; its other appearances change nothing more.
+    identities = [_identity(vals) for vals in values]
+    first: dict[tuple[object, ...], int] = {}
+    latest: dict[tuple[object, ...], int] = {}
+    for index, key in enumerate(identities):
+        if key is not None:
+            first.setdefault(key, index)
+            latest[key] = index
+    for index, key in enumerate(identities):
+        if key is not None and first[key] != index:
+            result.unchanged += 1
+            continue
+        item, vals = (
+            (items[index], values[index])
+            if key is None
+            else (items[latest[key]], values[latest[key]])
+        )
         existing = by_url.get(vals["url"]) if vals["url"] else None
         if existing is None and vals["guid"]:
             existing = by_guid.get((vals["source_id"], vals["guid"]))

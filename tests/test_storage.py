@@ -115,6 +115,15 @@ def test_same_batch_duplicates_and_repeats(engine: Engine) -> None:
     assert (result.new, result.unchanged, result.duplicates) == (1, 1, 1)
 
 
+def test_two_versions_in_one_batch_keep_the_later(engine: Engine) -> None:
+    later = article(text="Nuclear warheads and disarmament. Arms control talks on New START.")
+    result = store(engine, article(), later)
+    assert (result.new, result.unchanged) == (1, 1)
+    [row] = queries.find_articles(engine, ArticleQuery())
+    assert row.topics == ["arms-control"]
+    assert store(engine, article(), later).unchanged == 1 + 1
+
+
 def test_nameless_copy_of_stored_text_adds_nothing(engine: Engine) -> None:
     store(engine, article())
     assert store(engine, article(guid=None, source="elsewhere")).unchanged == 1
