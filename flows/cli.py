@@ -178,14 +178,18 @@ def _print_rows(rows: Sequence[ArticleRow], fmt: ListFormat) -> None:
         table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=16)
         table.add_column("title", overflow="fold")
         table.add_column("topics", overflow="fold", max_width=30)
+        copies = any(row.duplicate_of for row in rows)
+        if copies:
+            table.add_column("copy of", justify="right", no_wrap=True)
         for row in rows:
-            table.add_row(
+            cells: list[str | Text] = [
                 str(row.id),
                 row.published.date().isoformat() if row.published else "",
                 Text(row.source),
                 Text(row.title),
                 Text(", ".join(row.topics)),
-            )
+            ]
+            table.add_row(*cells, *([str(row.duplicate_of or "")] if copies else []))
         out.print(table)
 
 

@@ -80,6 +80,8 @@ def test_query_formats(capsys: pytest.CaptureFixture[str], db: str) -> None:
     code, out, _ = run(capsys, "query", "--db", db, "--format", "csv", "--since", "2026-01-01")
     [row] = list(csv.DictReader(io.StringIO(out)))
     assert row["source"] == "seeds" and "russia-china" in row["topics"].split(";")
+    code, out, _ = run(capsys, "query", "--db", db)
+    assert "copy of" not in out
     code, out, err = run(capsys, "query", "--db", db, "--source", "nobody")
     assert code == 0 and "No articles match" in err
 
