@@ -116,16 +116,16 @@ def ingest(
         taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
         batch_size=settings.batch_size,
     )
-    summary.seconds = time.monotonic() - started  # what the user waited, Prefect start-up included
+    seconds = time.monotonic() - started  # what the user waited, Prefect start-up included
     if output is DocFormat.json:
-        _write_json(summary.as_dict())
+        _write_json({**summary.as_dict(), "seconds": round(seconds, 3)})
     else:
-        _print_summary(summary)
+        _print_summary(summary, seconds)
     if summary.errors:
         raise typer.Exit(1)
 
 
-def _print_summary(summary: IngestSummary) -> None:
+def _print_summary(summary: IngestSummary, seconds: float) -> None:
     t = summary.totals
     where = ", ".join(summary.inputs)
     if t.new == t.updated == t.duplicates == 0 and not summary.errors:
@@ -134,17 +134,13 @@ def _print_summary(summary: IngestSummary) -> None:
             f"stored in {summary.database} (run #{summary.run_id})."
         )
         return
+    out.print(f"Ingested {where} into {summary.database} (run #{summary.run_id}, {seconds:.1f} s)")
     out.print(
-        f"Ingested {where} into {summary.database} (run #{summary.run_id}, {summary.seconds:.1f} s)"
-    )
-    out.print(
-        f"  read {t.read + t.errors} · new {t.new} · updated {t.updated} · "
+        f"  read {summary.read} · new {t.new} · updated {t.updated} · "
         f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors}"
     )
     if summary.topics:
-        topics = " · ".join(
-            f"{k} {v}" for k, v in sorted(summary.topics.items(), key=lambda kv: (-kv[1], kv[0]))
-        )
+        topics = " · ".join(f"{k} {v}" for k, v in summary.topics)
         out.print(f"  topics (new and updated): {topics}")
     for origin, message in summary.errors[:20]:
         err.print(Text(f"  skipped {origin}: {message}"))

@@ -37,7 +37,7 @@ def _summary_markdown(summary: IngestSummary) -> str:
         "| topic | articles |",
         "|---|---|",
     ]
-    lines += [f"| {topic} | {count} |" for topic, count in summary.topics.most_common()]
+    lines += [f"| {topic} | {count} |" for topic, count in summary.topics]
     if summary.errors:
         lines += ["", "| input | error |", "|---|---|"]
         lines += [f"| {o} | {m.replace('|', '/')} |" for o, m in summary.errors[:100]]
@@ -67,7 +67,6 @@ def ingest_flow(
         repository.finish_run(engine, run_id, summary.totals, status="failed")
         raise
     repository.finish_run(engine, run_id, summary.totals)
-    summary.finish()
     create_markdown_artifact(
         key="ingest-summary",
         markdown=_summary_markdown(summary),

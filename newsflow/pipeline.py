@@ -5,8 +5,6 @@ read (parsers) → process (dedup keys, tags) → store (storage), one batch at 
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -72,19 +70,20 @@ class IngestSummary:
     inputs: list[str]
     totals: BatchResult = field(default_factory=BatchResult)
     errors: list[tuple[str, str]] = field(default_factory=list)
-    seconds: float = 0.0
-    started: float = field(default_factory=time.monotonic)
 
     @property
-    def topics(self) -> Counter[str]:
-        return self.totals.topics
+    def read(self) -> int:
+        """Inputs read: the articles parsed plus those that could not be."""
+        return self.totals.read + self.totals.errors
+
+    @property
+    def topics(self) -> list[tuple[str, int]]:
+        """Articles per topic among the new and updated ones, most frequent first."""
+        return sorted(self.totals.topics.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def add(self, result: BatchResult, errors: Sequence[SourceError] = ()) -> None:
         self.totals.add(result)
         self.errors.extend((e.origin, e.message) for e in errors)
-
-    def finish(self) -> None:
-        self.seconds = time.monotonic() - self.started
 
     def as_dict(self) -> dict[str, object]:
         t = self.totals
@@ -92,13 +91,12 @@ class IngestSummary:
             "run_id": self.run_id,
             "database": self.database,
             "inputs": self.inputs,
-            "read": t.read + t.errors,
+            "read": self.read,
             "new": t.new,
             "updated": t.updated,
             "unchanged": t.unchanged,
             "duplicates": t.duplicates,
             "errors": t.errors,
-            "topics": dict(sorted(t.topics.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "topics": dict(self.topics),
             "error_details": [{"origin": o, "message": m} for o, m in self.errors],
-            "seconds": round(self.seconds, 3),
         }
