@@ -18,23 +18,32 @@ _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r" {2,}")
 
+# Words a date or time stamp is made of: "Updated: 4 Feb 2026, 10:15 GMT", "Posted 3 hours ago".
+_STAMP_WORD = (
+    r"(?:\d{1,4}(?:st|nd|rd|th)?|jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|"
+    r"january|february|march|april|june|july|august|september|october|november|december|"
+    r"mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"am|pm|a\.m\.|p\.m\.|gmt|utc|bst|cet|cest|est|edt|et|pt|ago|hours?|hrs?|h|minutes?|"
+    r"mins?|m|days?|yesterday|today|on|at)"
+)
 _STATUS_LINE = re.compile(
-    r"^(?:updated|last updated|published|posted|advertisement|share|share this article|"
-    r"listen to this article|print|comments?)"
-    r"(?:\s*(?:on|at)?\s*[:\-–]?\s*[\w ,:./+-]{0,40})?$",
+    r"^(?:(?:last )?updated|published|posted|first published)"
+    rf"(?:\s*[:\-–]?(?:[\s,:./+-]*{_STAMP_WORD}(?!\w))+[\s.]*)?$"
+    r"|^(?:advertisement|share|share this article|listen to this article|print|"
+    r"comments?(?: \(\d+\))?)$",
     re.IGNORECASE,
 )
+# A "Related Posts" heading: alone on its line, or glued to the next page's first word.
 _RELATED = re.compile(
-    r"^(?:related (?:posts|articles|stories|news|content)|read more|more on this story|"
-    r"you may also like|recommended)\b",
-    re.IGNORECASE,
+    r"^(?i:related (?:posts|articles|stories|news|content)|read more|more on this story|"
+    r"you may also like|recommended(?: for you)?)\s*:?\s*(?:$|(?=[A-Z]))"
 )
 # A photo credit glued to the end of a caption: "AP", "Reuters", "AFP/Getty Images", "EPA-EFE".
 _CREDIT = re.compile(
     r"^(?:(?:Photo|Image|Credit)s?:\s*)?[A-Z][\w.&'’/-]*(?: ?[/|-]? ?[A-Z][\w.&'’-]*){0,3}$"
 )
 _MAX_CREDIT = 40
-_SECTION_LABEL_MAX_WORDS = 3
+_SECTION_LABEL_MAX_WORDS = 2  # three when the label is repeated ("WORLD NEWS / WORLD NEWS")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +67,22 @@ def normalize_line(line: str) -> str:
     return _SPACES.sub(" ", line).strip()
 
 
-def _is_section_label(line: str) -> bool:
-    words = line.split()
-    return 0 < len(words) <= _SECTION_LABEL_MAX_WORDS and line.isupper() and line[-1] not in ".!?"
+def _is_section_label(line: str, repeated: bool) -> bool:
+    words = len(line.split())
+    limit = _SECTION_LABEL_MAX_WORDS + repeated
+    return 0 < words <= limit and line.isupper() and line[-1] not in ".!?"
+
+
+def _drop_section_labels(lines: list[str]) -> list[str]:
+    """Drop section labels ("NEWS", "WORLD") above the headline, never the headline itself."""
+    start = 0
+    while start < len(lines):
+        line = lines[start]
+        following = next((x for x in lines[start + 1 :] if x), None)
+        if line and (following is None or not _is_section_label(line, line == following)):
+            break
+        start += 1
+    return lines[start:]
 
 
 def _caption_credit(caption: str, candidate: str) -> bool:
@@ -104,11 +126,7 @@ def _cut_related(lines: list[str]) -> list[str]:
 def clean_lines(raw: str) -> list[str]:
     """Normalised lines with boilerplate removed; blank lines ("") separate paragraphs."""
     lines = [normalize_line(line) for line in normalize_unicode(raw).split("\n")]
-    # Section labels ("NEWS", "WORLD") above the headline.
-    start = 0
-    while start < len(lines) and (not lines[start] or _is_section_label(lines[start])):
-        start += 1
-    lines = _cut_related(lines[start:])
+    lines = _cut_related(_drop_section_labels(lines))
     lines = [line for line in lines if not _STATUS_LINE.match(line)]
     lines = _drop_captions(lines)
     # A line repeated right after itself is a rendering artefact: keep one copy.

@@ -66,3 +66,40 @@ def test_body_drops_leading_title_copy() -> None:
 def test_empty_input() -> None:
     cleaned = clean_article_text("\n\n  \n")
     assert cleaned.title == "" and cleaned.paragraphs == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Comments by the minister were brief",
+        "Published in 1990, the treaty still holds",
+        "Share prices fell on Monday",
+        "Print media were also affected",
+        "Updated figures show a rise",
+    ],
+)
+def test_content_that_starts_like_a_status_word_is_kept(line: str) -> None:
+    assert clean_article_text(f"Title\n\n{line}\n\nBody.").paragraphs == [line, "Body."]
+
+
+@pytest.mark.parametrize(
+    "status",
+    ["Updated 4 hours ago", "Posted on January 21, 2025 at 10:30 a.m. ET", "Comments (12)"],
+)
+def test_more_status_lines_dropped(status: str) -> None:
+    assert clean_article_text(f"Title\n\n{status}\n\nBody.").paragraphs == ["Body."]
+
+
+def test_all_caps_headline_is_not_a_section_label() -> None:
+    assert clean_article_text("PUTIN MEETS XI\n\nBody.").title == "PUTIN MEETS XI"
+    assert clean_article_text("WORLD\n\nPUTIN MEETS XI\n\nBody.").title == "PUTIN MEETS XI"
+    assert clean_article_text("WORLD NEWS\nWORLD NEWS\n\nHeadline\n\nBody.").title == "Headline"
+    assert clean_article_text("BREAKING\n\nBody text.").title == "Body text."
+
+
+def test_read_more_inside_a_paragraph_does_not_cut_the_article() -> None:
+    body = "\n\n".join(f"Paragraph {i}." for i in range(6))
+    raw = f"Title\n\n{body}\n\nRead more about the treaty in our explainer, then the rest.\n\nEnd."
+    assert clean_article_text(raw).paragraphs[-1] == "End."
+    glued = clean_article_text(f"Title\n\n{body}\n\nRelated PostsNEWS\n\nOther story")
+    assert glued.paragraphs[-1] == "Paragraph 5."
