@@ -268,15 +268,26 @@ def show(
     out.print(Text(detail.text))
 
 
-@app.command()
+topics_app = typer.Typer(
+    help="List the taxonomy's topics; test and evaluate taxonomy rules.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(topics_app, name="topics")
+
+TaxonomyOption = Annotated[Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")]
+
+
+@topics_app.callback()
 def topics(
-    taxonomy: Annotated[
-        Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")
-    ] = None,
+    ctx: typer.Context,
+    taxonomy: TaxonomyOption = None,
     output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
     db: DbOption = None,
 ) -> None:
     """List the taxonomy's topics with the number of articles tagged with each."""
+    if ctx.invoked_subcommand is not None:
+        return
     items = api.list_topics(db, str(taxonomy) if taxonomy else None)
     if output is DocFormat.json:
         _write_json([item.__dict__ for item in items])
@@ -288,6 +299,199 @@ def topics(
     for item in items:
         table.add_row(item.slug, Text(item.label), str(item.articles))
     out.print(table)
+
+
+def _line(text: Text) -> None:
+    """One line as is: explanations are read (and grepped) line by line, never re-wrapped."""
+    out.print(text, soft_wrap=True)
+
+
+def _context(document: str, start: int, end: int, width: int = 40) -> str:
+    """The matched span with some text either side, on one line."""
+    before = document[max(0, start - width) : start]
+    after = document[end : end + width]
+    snippet = f"{before}[{document[start:end]}]{after}"
+    return (
+        ("…" if start > width else "")
+        + " ".join(snippet.split())
+        + ("…" if end + width < len(document) else "")
+    )
+
+
+@topics_app.command("test")
+def topics_test(
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE",
+            help="An article: a text file (first line the title), a JSONL dump, or - for stdin.",
+        ),
+    ],
+    taxonomy: TaxonomyOption = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also list the topics with no evidence at all.")
+    ] = False,
+    output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
+) -> None:
+    """Show which topics a text gets and why: the evidence, the score and what is missing."""
+    explanations = api.explain_topics(file, str(taxonomy) if taxonomy else None)
+    if output is DocFormat.json:
+        _write_json(
+            [
+                {
+                    "title": e.article.title,
+                    "origin": e.article.origin,
+                    "topics": [
+                        {
+                            "topic": r.topic,
+                            "tagged": r.tagged,
+                            "score": r.score,
+                            "threshold": e.thresholds[r.topic],
+                            "reason": r.reason,
+                            "evidence": [ev.as_dict() for ev in r.evidence],
+                        }
+                        for r in e.results
+                        if show_all or r.evidence or r.tagged
+                    ],
+                }
+                for e in explanations
+            ]
+        )
+        return
+    for number, explanation in enumerate(explanations):
+        if number:
+            out.print()
+        article = explanation.article
+        tagged = [r.topic for r in explanation.results if r.tagged]
+        _line(Text(article.title, style="bold"))
+        _line(Text(f"topics: {', '.join(tagged) if tagged else 'none'}"))
+        silent = []
+        for result in explanation.results:
+            if not (result.evidence or result.tagged):
+                silent.append(result.topic)
+                continue
+            threshold = explanation.thresholds[result.topic]
+            verdict = "TAGGED" if result.tagged else f"not tagged: {result.reason}"
+            _line(
+                Text(
+                    f"  {result.topic}  score {result.score:.2f} (threshold {threshold:.2f})"
+                    f"  {verdict}",
+                    style="bold" if result.tagged else "",
+                )
+            )
+            for ev in result.evidence:
+                where = (
+                    ev.phrase
+                    if ev.kind == "cooccur"
+                    else _context(article.document, ev.start, ev.end)
+                )
+                _line(Text(f"    +{ev.weight:<5} {ev.kind:<8} {ev.rule}: {where}"))
+        if silent and show_all:
+            _line(Text(f"  no evidence: {', '.join(silent)}"))
+
+
+@topics_app.command("evaluate")
+def topics_evaluate(
+    labelled: Annotated[
+        Path,
+        typer.Argument(
+            metavar="LABELLED",
+            help="JSONL of articles with their expected topics (id, title, text, topics).",
+        ),
+    ],
+    taxonomy: TaxonomyOption = None,
+    mistakes: Annotated[
+        bool, typer.Option("--mistakes", help="List every false positive and false negative.")
+    ] = False,
+    output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
+) -> None:
+    """Measure a taxonomy against labelled articles: precision and recall per topic."""
+    evaluation = api.evaluate_taxonomy(labelled, str(taxonomy) if taxonomy else None)
+    if output is DocFormat.json:
+        _write_json(evaluation.as_dict())
+        return
+    table = Table(title=f"{evaluation.articles} labelled articles")
+    for name in ("topic", "labelled", "tagged right", "wrong", "missed"):
+        table.add_column(name, justify="left" if name == "topic" else "right")
+    for name in ("precision", "recall", "F1"):
+        table.add_column(name, justify="right")
+    rows = [evaluation.topics[t] for t in sorted(evaluation.topics)] + [evaluation.micro]
+    for s in rows:
+        table.add_row(
+            s.topic,
+            str(s.support),
+            str(s.true_positives),
+            str(s.false_positives),
+            str(s.false_negatives),
+            f"{s.precision:.2f}",
+            f"{s.recall:.2f}",
+            f"{s.f1:.2f}",
+        )
+    out.print(table)
+    if mistakes:
+        for m in evaluation.mistakes:
+            _line(Text(f"{m.kind}: {m.topic} on {m.article} ({m.title}): {m.detail}"))
+
+
+@app.command()
+def retag(
+    topic: Annotated[
+        str | None, typer.Option(help="Re-evaluate only this topic; other tags stay.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only articles published on or after (YYYY-MM-DD).")
+    ] = None,
+    taxonomy: TaxonomyOption = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Articles per batch (task).")
+    ] = None,
+    output: Annotated[DocFormat, typer.Option("--format", help="Summary format.")] = DocFormat.text,
+    db: DbOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+) -> None:
+    """Re-apply the (changed) taxonomy to stored articles, as a backfill flow run."""
+    from newsflow.pipeline import tagger_for
+    from newsflow.retag import check_topic
+    from newsflow.settings import load_settings
+
+    settings = load_settings(database_url=db, taxonomy=taxonomy, batch_size=batch_size)
+    api.engine_for(settings.database_url, settings)  # fail fast: no database, nothing to retag
+    check_topic(tagger_for(settings.taxonomy), topic)
+    from_date = _date(since, "--since")
+
+    from flows.runtime import configure_prefect
+
+    configure_prefect(verbose)
+    from flows.retag import retag_flow
+
+    started = time.monotonic()
+    summary = retag_flow(
+        database_url=settings.database_url,
+        taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
+        topic=topic,
+        since=from_date,
+        batch_size=settings.batch_size,
+        show_progress=output is DocFormat.text,
+    )
+    seconds = time.monotonic() - started
+    if output is DocFormat.json:
+        _write_json({**summary.as_dict(), "seconds": round(seconds, 3)})
+        return
+    c = summary.counts
+    out.print(
+        Text(
+            f"Re-tagged {c.articles} articles in {summary.database} with {summary.tagger_version}"
+            f" in {seconds:.1f} s: {c.added} tags added, {c.removed} removed, "
+            f"{c.changed} changed, {c.unchanged} unchanged."
+        )
+    )
+    if c.by_topic:
+        table = Table()
+        for name in ("topic", "added", "removed", "changed"):
+            table.add_column(name, justify="left" if name == "topic" else "right")
+        for slug, per in sorted(c.by_topic.items()):
+            table.add_row(slug, str(per["added"]), str(per["removed"]), str(per["changed"]))
+        out.print(table)
 
 
 @app.command()

@@ -5,15 +5,23 @@ Everything takes an optional database URL; ``None`` means the configured one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from newsflow.article import Article
 from newsflow.errors import NewsflowError
 from newsflow.settings import Settings, load_settings
 from storage import queries
 from storage.db import missing_sqlite_file, open_database
 from storage.queries import ArticleDetail, ArticleQuery, ArticleRow, Stats
+
+if TYPE_CHECKING:
+    from processing.evaluation import Evaluation
+    from processing.tagger import Tagger, TopicResult
 
 
 def engine_for(database_url: str | None = None, settings: Settings | None = None) -> Engine:
@@ -71,3 +79,57 @@ def list_topics(database_url: str | None = None, taxonomy: str | None = None) ->
 
 def database_stats(database_url: str | None = None) -> Stats:
     return queries.database_stats(engine_for(database_url))
+
+
+def _tagger(taxonomy: str | Path | None) -> Tagger:
+    from newsflow.pipeline import tagger_for
+
+    settings = load_settings(taxonomy=taxonomy)
+    return tagger_for(settings.taxonomy)
+
+
+@dataclass(frozen=True)
+class TopicExplanation:
+    """How a taxonomy scores one text: every topic with evidence, tagged or not."""
+
+    article: Article
+    results: list[TopicResult]
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+
+def explain_topics(path: str, taxonomy: str | Path | None = None) -> list[TopicExplanation]:
+    """Tag the articles in ``path`` (a text, JSONL or ``-`` for standard input) and say why.
+
+    Nothing is stored: this is for writing and checking taxonomy rules.
+    """
+    import parsers
+    from parsers.text import decode_text, parse_text
+
+    tagger = _tagger(taxonomy)
+    items: list[Article] = []
+    if path == "-":
+        raw = decode_text(sys.stdin.buffer.read(), "<stdin>")
+        items.append(parse_text(raw, origin="<stdin>", source="stdin"))
+    else:
+        file = Path(path)
+        if not file.exists():
+            raise NewsflowError(f"no such file or directory: {path}")
+        for item in parsers.iter_path(file):
+            if not isinstance(item, Article):
+                raise NewsflowError(str(item))
+            items.append(item)
+    thresholds = {slug: t.threshold for slug, t in tagger.taxonomy.topics.items()}
+    return [
+        TopicExplanation(article, tagger.score_all(article.document), thresholds)
+        for article in items
+    ]
+
+
+def evaluate_taxonomy(labelled: str | Path, taxonomy: str | Path | None = None) -> Evaluation:
+    """Precision and recall of the taxonomy over a labelled set (see processing.evaluation)."""
+    from processing.evaluation import evaluate, load_labelled
+
+    path = Path(labelled)
+    if not path.is_file():
+        raise NewsflowError(f"no such file: {labelled}")
+    return evaluate(_tagger(taxonomy), load_labelled(path))

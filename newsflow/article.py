@@ -32,7 +32,12 @@ class Article:
     @property
     def document(self) -> str:
         """Title and body as one string: the text that tagging offsets refer to."""
-        return f"{self.title}\n\n{self.text}" if self.text else self.title
+        return document_of(self.title, self.text)
+
+
+def document_of(title: str, text: str) -> str:
+    """The tagged text of an article: its title, a blank line, its body."""
+    return f"{title}\n\n{text}" if text else title
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,16 +28,21 @@ def tagger_for(taxonomy_path: Path | None) -> Tagger:
     return Tagger(load_taxonomy(taxonomy_path))
 
 
+def tag_document(tagger: Tagger, document: str) -> tuple[Tag, ...]:
+    """The tags to store for a document (an article's title and body, see ``Article.document``)."""
+    return tuple(
+        Tag(result.topic, result.score, result.evidence_dicts()) for result in tagger.tag(document)
+    )
+
+
 def process(articles: Sequence[Article], tagger: Tagger) -> list[ProcessedArticle]:
     """Dedup keys and topic tags for each article (pure: no I/O)."""
-    processed = []
-    for article in articles:
-        tags = tuple(
-            Tag(result.topic, result.score, result.evidence_dicts())
-            for result in tagger.tag(article.document)
+    return [
+        ProcessedArticle(
+            article, content_hash(article), tag_document(tagger, article.document), tagger.version
         )
-        processed.append(ProcessedArticle(article, content_hash(article), tags, tagger.version))
-    return processed
+        for article in articles
+    ]
 
 
 def prepare_database(database_url: str, tagger: Tagger) -> Engine:

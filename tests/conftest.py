@@ -99,6 +99,18 @@ def ingest_plain(engine: Engine, path: Path, run_id: int | None = None) -> Any:
     return ingest_batch(list(iter_path(path)), engine, tagger_for(None), run_id)
 
 
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """A real temporary Prefect server (with its own database), shared by the session."""
+    from flows.runtime import configure_prefect
+
+    configure_prefect()
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
 @pytest.fixture
 def seeded(engine: Engine) -> Engine:
     """The database with the two seed articles stored."""

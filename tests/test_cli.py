@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -35,17 +36,28 @@ def db(sqlite_url: str, seeds_dir: Path) -> str:
     return sqlite_url
 
 
+def _commands(group: TyperGroup, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    found: list[tuple[tuple[str, ...], Any]] = []
+    for name, command in sorted(group.commands.items()):
+        found.append(((*prefix, name), command))
+        if isinstance(command, TyperGroup):
+            found += _commands(command, (*prefix, name))
+    return found
+
+
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert set(COMMANDS) >= {"ingest", "query", "show", "topics", "stats"}
+    assert set(COMMANDS) >= {"ingest", "query", "show", "topics", "stats", "retag"}
     group = typer.main.get_command(app)
     assert isinstance(group, TyperGroup)
-    for name in COMMANDS:
-        command = group.commands[name]
-        assert command.help and len(command.help) > 20, name
-        code, out, _ = run(capsys, name, "--help")
-        assert code == 0 and "Usage:" in out, name
+    commands = _commands(group)
+    assert ("topics", "test") in dict(commands) and ("topics", "evaluate") in dict(commands)
+    for path, command in commands:
+        assert command.help and len(command.help) > 20, path
+        code, out, _ = run(capsys, *path, "--help")
+        assert code == 0 and "Usage:" in out, path
         for param in command.params:
-            assert param.name == "help" or getattr(param, "help", None), f"{name} {param.name}"
+            if param.name not in {"help", "ctx"}:
+                assert getattr(param, "help", None), f"{path} {param.name}"
     code, out, _ = run(capsys, "--help")
     assert code == 0 and all(name in out for name in COMMANDS)
 

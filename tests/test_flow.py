@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,6 @@ from storage.db import open_database
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.prefect
-
-
-@pytest.fixture(scope="session")
-def prefect_server() -> Iterator[None]:
-    from flows.runtime import configure_prefect
-
-    configure_prefect()
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def test_ingest_seeds_then_rerun_is_a_no_op(
@@ -63,3 +51,25 @@ def test_bad_inputs_recorded_and_batch_goes_on(
         stored = session.scalars(select(models.IngestionError)).all()
         assert len(stored) == 4 and {e.run_id for e in stored} == {summary.run_id}
     assert json.loads(json.dumps(summary.as_dict()))["errors"] == 4
+
+
+def test_retag_flow_applies_a_changed_taxonomy_once(
+    prefect_server: None, sqlite_url: str, seeds_dir: Path, tmp_path: Path
+) -> None:
+    from flows.ingest import ingest_flow
+    from flows.retag import retag_flow
+
+    ingest_flow([str(seeds_dir)], database_url=sqlite_url)
+    changed = tmp_path / "taxonomy.yaml"
+    builtin = Path(__file__).resolve().parent.parent / "processing" / "taxonomy.yaml"
+    text = builtin.read_text(encoding="utf-8").replace('version: "', 'version: "changed-', 1)
+    changed.write_text(text, encoding="utf-8")
+    first = retag_flow(database_url=sqlite_url, taxonomy=str(changed), batch_size=1)
+    # Same rules, new version: every tag is rewritten with the new tagger version, none lost.
+    assert first.counts.articles == 2 and first.counts.changed > 0
+    assert (first.counts.added, first.counts.removed) == (0, 0)
+    again = retag_flow(database_url=sqlite_url, taxonomy=str(changed), batch_size=1)
+    assert (again.counts.added, again.counts.removed, again.counts.changed) == (0, 0, 0)
+    with Session(open_database(sqlite_url)) as session:
+        versions = set(session.scalars(select(models.ArticleTopic.tagger_version)))
+    assert versions == {first.tagger_version} and "changed-" in first.tagger_version

@@ -1,0 +1,115 @@
+"""The retag flow: re-apply the taxonomy to stored articles, one batch (one task) at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from newsflow.pipeline import prepare_database, tagger_for
+from newsflow.retag import check_topic, retag_batch
+from newsflow.settings import load_settings
+from storage.db import describe, open_database
+from storage.tags import RetagCounts, article_id_pages, count_articles
+
+
+@dataclass
+class RetagSummary:
+    database: str
+    tagger_version: str
+    topic: str | None
+    since: datetime | None
+    counts: RetagCounts = field(default_factory=RetagCounts)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "database": self.database,
+            "tagger_version": self.tagger_version,
+            "topic": self.topic,
+            "since": self.since.isoformat() if self.since else None,
+            **self.counts.as_dict(),
+        }
+
+
+@task(name="retag-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def retag_batch_task(
+    ids: list[int], database_url: str, taxonomy: Path | None, topic: str | None
+) -> RetagCounts:
+    """Re-tag one batch of stored articles (one transaction)."""
+    return retag_batch(open_database(database_url), tagger_for(taxonomy), ids, topic)
+
+
+@contextmanager
+def _progress(show: bool, total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (when asked for and stderr is a terminal)."""
+    console = Console(stderr=True)
+    if not show or not console.is_terminal:
+        yield lambda _: None
+        return
+    columns = (
+        TextColumn("re-tagging"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("retag", total=total)
+        yield lambda done: progress.advance(bar, done)
+
+
+def _summary_markdown(summary: RetagSummary) -> str:
+    c = summary.counts
+    lines = [
+        f"Tagger `{summary.tagger_version}`"
+        + (f", topic `{summary.topic}`" if summary.topic else "")
+        + (f", published since {summary.since:%Y-%m-%d}" if summary.since else ""),
+        "",
+        "| articles | tags added | removed | changed | unchanged |",
+        "|---|---|---|---|---|",
+        f"| {c.articles} | {c.added} | {c.removed} | {c.changed} | {c.unchanged} |",
+        "",
+        "| topic | added | removed | changed |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {topic} | {per['added']} | {per['removed']} | {per['changed']} |"
+        for topic, per in sorted(c.by_topic.items())
+    ]
+    return "\n".join(lines)
+
+
+@flow(name="retag", log_prints=False)
+def retag_flow(
+    database_url: str | None = None,
+    taxonomy: str | None = None,
+    topic: str | None = None,
+    since: datetime | None = None,
+    batch_size: int | None = None,
+    show_progress: bool = False,
+) -> RetagSummary:
+    """Re-apply the taxonomy to stored articles (all, one topic, or those published since)."""
+    settings = load_settings(database_url=database_url, taxonomy=taxonomy, batch_size=batch_size)
+    tagger = tagger_for(settings.taxonomy)
+    check_topic(tagger, topic)
+    engine = prepare_database(settings.database_url, tagger)
+    summary = RetagSummary(describe(settings.database_url), tagger.version, topic, since)
+    with _progress(show_progress, count_articles(engine, since)) as advance:
+        for ids in article_id_pages(engine, settings.batch_size, since):
+            summary.counts.add(
+                retag_batch_task(ids, settings.database_url, settings.taxonomy, topic)
+            )
+            advance(len(ids))
+    create_markdown_artifact(
+        key="retag-summary",
+        markdown=_summary_markdown(summary),
+        description="newsflow retag run",
+    )
+    return summary
