@@ -21,6 +21,7 @@ from rich.text import Text
 from typer.exceptions import TyperException
 
 from newsflow import api
+from newsflow.article import document_of
 from newsflow.errors import NewsflowError
 from newsflow.pipeline import IngestSummary
 from parsers.dates import parse_date
@@ -250,20 +251,22 @@ def show(
     out.print()
     if not detail.tags:
         out.print("Topics: none")
+    document = document_of(row.title, detail.text)
     for tag in detail.tags:
-        out.print(
+        _line(
             Text(
                 f"{tag.topic} ({tag.label}) score {tag.score:.2f} [{tag.tagger_version}]",
                 style="bold",
             )
         )
         for item in tag.evidence:
-            out.print(
-                Text(
-                    f"  {item['kind']:<8} {item['phrase']!r} at {item['start']}–{item['end']}"
-                    f"  (+{item['weight']})"
-                )
+            start, end = int(item["start"]), int(item["end"])
+            where = (
+                str(item["phrase"])
+                if item["kind"] == "cooccur" or end > len(document)
+                else _context(document, start, end)
             )
+            _line(Text(f"  +{item['weight']:<5} {item['kind']:<8} {item.get('rule', '')}: {where}"))
     out.print()
     out.print(Text(detail.text))
 

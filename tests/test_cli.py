@@ -102,7 +102,7 @@ def test_show_explains_tags(capsys: pytest.CaptureFixture[str], db: str) -> None
     code, out, _ = run(capsys, "show", "2", "--db", db)
     assert code == 0
     assert "arms-control (Arms control) score" in out
-    assert "'disarmament'" in out and "cooccur" in out
+    assert "[disarmament]" in out and "cooccur  russia+china: " in out
     assert "Lin Jian, a spokesperson" in out  # the body follows
     code, out, _ = run(capsys, "show", "1", "--db", db, "--format", "json")
     data = json.loads(out)
