@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -413,17 +414,17 @@ def topics_evaluate(
     if output is DocFormat.json:
         _write_json(evaluation.as_dict())
         return
-    table = Table(title=f"{evaluation.articles} labelled articles")
-    for name in ("topic", "labelled", "tagged right", "wrong", "missed"):
-        table.add_column(name, justify="left" if name == "topic" else "right")
-    for name in ("precision", "recall", "F1"):
-        table.add_column(name, justify="right")
+    table = Table(
+        title=f"{evaluation.articles} labelled articles", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    table.add_column("topic", no_wrap=True)
+    for name in ("labelled", "wrong", "missed", "precision", "recall", "F1"):
+        table.add_column(name, justify="right", min_width=len(name))
     rows = [evaluation.topics[t] for t in sorted(evaluation.topics)] + [evaluation.micro]
     for s in rows:
         table.add_row(
             s.topic,
             str(s.support),
-            str(s.true_positives),
             str(s.false_positives),
             str(s.false_negatives),
             f"{s.precision:.2f}",
