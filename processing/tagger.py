@@ -128,14 +128,16 @@ class Tagger:
         """Every topic's score and evidence, tagged or not (for explaining rules)."""
         matches = self._matcher.find(document)
         windows = split_windows(document)
+        # Group mentions never overlap, across groups too: "South China Sea" (a place) hides
+        # the "China" inside it, "Vladimir Putin" is one mention of Putin.
         owned: dict[str, list[PhraseMatch]] = {name: [] for name in self.taxonomy.groups}
-        for match in matches:
-            for name in self._group_of.get(match.phrase, ()):
+        for match in longest_first(m for m in matches if m.phrase in self._group_of):
+            for name in self._group_of[match.phrase]:
                 owned[name].append(match)
         scan = _Scan(
             document=document,
             matches=matches,
-            groups={name: longest_first(found) for name, found in owned.items()},
+            groups=owned,
             windows=windows,
             window_of={
                 kind: {m: windows.index(kind, m.start) for m in matches}
@@ -209,10 +211,11 @@ class Tagger:
             for match in scan.groups[group]:
                 if allowed(match):
                     per_window.setdefault(window_of[match], {}).setdefault(group, match)
+        crowded = {window_of[m] for group in rule.not_with for m in scan.groups[group]}
         found: list[Evidence] = []
         for index in sorted(per_window):
             firsts = per_window[index]
-            if len(firsts) == len(rule.groups):
+            if len(firsts) == len(rule.groups) and index not in crowded:
                 start, end = spans[index]
                 phrase = " … ".join(
                     document[m.start : m.end]

@@ -20,7 +20,7 @@ Window = Literal["sentence", "paragraph"]
 _TOPIC_KEYS = frozenset(
     {"label", "description", "terms", "mentions", "cooccur", "exclude", "min_mentions", "threshold"}
 )
-_COOCCUR_KEYS = frozenset({"groups", "within", "weight", "min"})
+_COOCCUR_KEYS = frozenset({"groups", "within", "weight", "min", "not_with"})
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Cooccurrence:
     within: Window = "sentence"
     weight: float = 0.3
     min: int = 1  # windows required for the topic to apply at all (0: optional evidence)
+    not_with: tuple[str, ...] = ()  # a window that also mentions one of these groups is a list
 
     @property
     def name(self) -> str:
@@ -113,9 +114,16 @@ def _topic(path: str, slug: str, raw: object, groups: dict[str, tuple[str, ...]]
         within = rule.get("within", "sentence")
         if within not in ("sentence", "paragraph"):
             raise _fail(path, rwhere, "'within' must be 'sentence' or 'paragraph'")
+        not_with = rule.get("not_with") or []
+        if not isinstance(not_with, list):
+            raise _fail(path, f"{rwhere}.not_with", "must list group names")
+        for name in not_with:
+            if name not in groups:
+                raise _fail(path, f"{rwhere}.not_with", f"unknown group {name!r}")
         rules.append(
             Cooccurrence(
                 groups=tuple(names),
+                not_with=tuple(not_with),
                 within=within,
                 weight=_weight(path, f"{rwhere}.weight", rule.get("weight", 0.3)),
                 min=_int(path, f"{rwhere}.min", rule.get("min", 1), 0),

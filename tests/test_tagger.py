@@ -153,3 +153,35 @@ def test_custom_taxonomy_min_and_threshold() -> None:
     assert [r.topic for r in tagger.tag("Alpha here.\nBeta there.")] == ["ab"]
     [result] = tagger.score_all("Alpha here.\n\nBeta there.")
     assert not result.tagged and "a+b together" in result.reason
+
+
+def test_lists_of_countries_are_not_relations(tagger: Tagger) -> None:
+    listing = (
+        "China remained the largest emitter, followed by the United States, India and Russia. "
+        "Emissions per head were highest in Canada, Russia and China, the report found."
+    )
+    got = topics_of(tagger, listing)
+    assert not {"russia-china", "us-china", "us-russia"} & set(got)
+    relation = (
+        "China and Russia held joint naval drills. Beijing said the Russian ships would stay "
+        "a week. Moscow thanked China for the welcome."
+    )
+    assert "russia-china" in topics_of(tagger, relation)
+
+
+def test_longest_mention_wins_across_groups(tagger: Tagger) -> None:
+    text = (
+        "U.S. ships sailed through the South China Sea. The U.S. Navy patrolled the South "
+        "China Sea again. Washington said the South China Sea is open to all."
+    )
+    [result] = [r for r in tagger.score_all(text) if r.topic == "us-china"]
+    assert result.evidence == [] and not result.tagged
+
+
+def test_a_country_as_a_venue_is_not_the_subject(tagger: Tagger) -> None:
+    text = (
+        "RIYADH, Feb 18 - U.S. and Russian officials met in Riyadh on Tuesday to discuss "
+        "Ukraine. Saudi Arabia hosted the talks at a palace. The Russian delegation said the "
+        "meeting was useful."
+    )
+    assert "middle-east" not in topics_of(tagger, text)

@@ -36,6 +36,10 @@ def test_builtin_loads() -> None:
         ({"topics": {"t": {"label": "only a label"}}}, "needs at least one of"),
         ({"topics": {"t": {"terms": {"x": 0.5}, "threshold": 3}}}, "threshold: must be"),
         ({"groups": {"g": "x"}}, "groups.g: must be a list"),
+        (
+            {"topics": {"t": {"cooccur": [{"groups": ["g", "g"], "not_with": ["nope"]}]}}},
+            "cooccur[0].not_with: unknown group 'nope'",
+        ),
     ],
 )
 def test_invalid_taxonomies_explained(change: dict[str, Any], message: str) -> None:
