@@ -340,27 +340,7 @@ def topics_test(
     """Show which topics a text gets and why: the evidence, the score and what is missing."""
     explanations = api.explain_topics(file, str(taxonomy) if taxonomy else None)
     if output is DocFormat.json:
-        _write_json(
-            [
-                {
-                    "title": e.article.title,
-                    "origin": e.article.origin,
-                    "topics": [
-                        {
-                            "topic": r.topic,
-                            "tagged": r.tagged,
-                            "score": r.score,
-                            "threshold": e.thresholds[r.topic],
-                            "reason": r.reason,
-                            "evidence": [ev.as_dict() for ev in r.evidence],
-                        }
-                        for r in e.results
-                        if show_all or r.evidence or r.tagged
-                    ],
-                }
-                for e in explanations
-            ]
-        )
+        _write_json([e.as_dict(show_all) for e in explanations])
         return
     for number, explanation in enumerate(explanations):
         if number:

@@ -96,6 +96,25 @@ class TopicExplanation:
     results: list[TopicResult]
     thresholds: dict[str, float] = field(default_factory=dict)
 
+    def as_dict(self, show_all: bool = False) -> dict[str, object]:
+        """The article and its topics (those with evidence, or all with ``show_all``)."""
+        return {
+            "title": self.article.title,
+            "origin": self.article.origin,
+            "topics": [
+                {
+                    "topic": r.topic,
+                    "tagged": r.tagged,
+                    "score": r.score,
+                    "threshold": self.thresholds[r.topic],
+                    "reason": r.reason,
+                    "evidence": [e.as_dict() for e in r.evidence],
+                }
+                for r in self.results
+                if show_all or r.evidence or r.tagged
+            ],
+        }
+
 
 def explain_topics(path: str, taxonomy: str | Path | None = None) -> list[TopicExplanation]:
     """Tag the articles in ``path`` (a text, JSONL or ``-`` for standard input) and say why.
