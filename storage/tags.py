@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from newsflow.article import Tag
@@ -62,14 +62,14 @@ class RetagCounts:
         }
 
 
-def _selection(since: datetime | None) -> list[object]:
+def _selection(since: datetime | None) -> list[ColumnElement[bool]]:
     return [models.Article.published_at >= since] if since is not None else []
 
 
 def count_articles(engine: Engine, since: datetime | None = None) -> int:
     """How many stored articles a re-tag over ``since`` covers."""
     with Session(engine) as session:
-        stmt = select(func.count(models.Article.id)).where(*_selection(since))  # type: ignore[arg-type]
+        stmt = select(func.count(models.Article.id)).where(*_selection(since))
         return int(session.scalar(stmt) or 0)
 
 
@@ -82,7 +82,7 @@ def article_id_pages(
         with Session(engine) as session:
             stmt = (
                 select(models.Article.id)
-                .where(models.Article.id > after, *_selection(since))  # type: ignore[arg-type]
+                .where(models.Article.id > after, *_selection(since))
                 .order_by(models.Article.id)
                 .limit(size)
             )
