@@ -11,8 +11,10 @@ from sqlalchemy import Engine
 
 from newsflow.errors import NewsflowError
 from newsflow.settings import Settings, load_settings
-from storage import queries
+from newsflow.sources import FeedSource, check_tags
+from storage import feeds, queries
 from storage.db import missing_sqlite_file, open_database
+from storage.feeds import FeedRecord
 from storage.queries import ArticleDetail, ArticleQuery, ArticleRow, Stats
 
 
@@ -71,3 +73,23 @@ def list_topics(database_url: str | None = None, taxonomy: str | None = None) ->
 
 def database_stats(database_url: str | None = None) -> Stats:
     return queries.database_stats(engine_for(database_url))
+
+
+def add_feed(
+    source: FeedSource, database_url: str | None = None, taxonomy: str | None = None
+) -> FeedRecord:
+    """Register a feed in the database (created if need be); its tags must be topics."""
+    from newsflow.pipeline import prepare_database, tagger_for
+
+    settings = load_settings(database_url=database_url, taxonomy=taxonomy)
+    tagger = tagger_for(settings.taxonomy)
+    check_tags([source], list(tagger.taxonomy.topics), "sources add")
+    return feeds.add_feed(prepare_database(settings.database_url, tagger), source)
+
+
+def list_feeds(database_url: str | None = None) -> list[FeedRecord]:
+    return feeds.list_feeds(engine_for(database_url))
+
+
+def remove_feed(name: str, database_url: str | None = None) -> FeedRecord:
+    return feeds.remove_feed(engine_for(database_url), name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,6 @@ from storage.db import open_database
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.prefect
-
-
-@pytest.fixture(scope="session")
-def prefect_server() -> Iterator[None]:
-    from flows.runtime import configure_prefect
-
-    configure_prefect()
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def test_ingest_seeds_then_rerun_is_a_no_op(
