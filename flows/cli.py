@@ -367,21 +367,25 @@ def serve(
     if sources is not None:
         load_sources(sources)
     prepare_database(settings.database_url, tagger_for(settings.taxonomy))
+    from flows.local_server import local_prefect_server
     from flows.runtime import configure_prefect
 
     configure_prefect(verbose)
-    from prefect import serve as prefect_serve
+    with local_prefect_server() as started:
+        from prefect import serve as prefect_serve
 
-    from flows.poll import poll_deployment
+        from flows.poll import poll_deployment
 
-    deployment = poll_deployment(
-        interval,
-        str(sources.resolve()) if sources else None,
-        settings.database_url,
-        str(settings.taxonomy) if settings.taxonomy else None,
-    )
-    out.print(f"Serving the poll flow every {interval} s (Ctrl-C stops).")
-    prefect_serve(deployment, print_starting_message=verbose)
+        deployment = poll_deployment(
+            interval,
+            str(sources.resolve()) if sources else None,
+            settings.database_url,
+            str(settings.taxonomy) if settings.taxonomy else None,
+        )
+        where = f"a local Prefect server at {started}" if started else "PREFECT_API_URL"
+        out.print(f"Serving the poll flow every {interval} s on {where} (Ctrl-C stops).")
+        sys.stdout.flush()
+        prefect_serve(deployment, print_starting_message=verbose)
 
 
 def _print_rows(rows: Sequence[ArticleRow], fmt: ListFormat) -> None:

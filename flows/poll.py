@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.schedules import Interval
 
 from newsflow.fetch import Fetcher, FetchPolicy
 from newsflow.pipeline import prepare_database, tagger_for
@@ -25,6 +26,7 @@ from storage import repository
 from storage.db import describe, open_database
 from storage.feeds import FeedRecord
 
+FIRST_RUN_DELAY = 5  # seconds after `serve` starts
 _fetchers: dict[FetchPolicy, Fetcher] = {}
 _lock = threading.Lock()
 
@@ -124,9 +126,11 @@ def poll_deployment(
     name: str = "newsflow-poll",
 ) -> Any:
     """The poll flow as a deployment run every ``interval`` seconds, one run at a time."""
+    # anchored a few seconds ahead, so serving starts with a poll rather than an interval's wait
+    first = datetime.now(UTC) + timedelta(seconds=FIRST_RUN_DELAY)
     return poll_flow.to_deployment(
         name=name,
-        interval=timedelta(seconds=interval),
+        schedule=Interval(timedelta(seconds=interval), anchor_date=first),
         parameters={
             "sources_file": sources_file,
             "database_url": database_url,

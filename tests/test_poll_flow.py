@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -131,3 +135,44 @@ def test_sources_cli_errors(
     err = capsys.readouterr().err
     assert err.startswith("newsflow: error:") and message in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.prefect
+def test_serve_runs_the_poll_flow_on_schedule(
+    tmp_path: Path, sources_file: Path, sqlite_url: str
+) -> None:
+    """`newsflow serve` in a subprocess: its local server schedules a run that polls the feeds."""
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "NEWSFLOW_ALLOW_PRIVATE_ADDRESSES": "1",
+        "NEWSFLOW_HOST_DELAY": "0",
+        "NEWSFLOW_FETCH_RETRIES": "0",
+    }
+    env.pop("PREFECT_API_URL", None)
+    command = [str(Path(sys.executable).with_name("newsflow")), "serve", "--db", sqlite_url]
+    process = subprocess.Popen(
+        [*command, "--sources", str(sources_file), "--interval", "60"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    runs: list[tuple[str, int]] = []
+    try:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(1)
+            if Path(sqlite_url.removeprefix("sqlite:///")).exists():
+                with Session(open_database(sqlite_url)) as session:
+                    runs = [(r.status, r.new) for r in session.scalars(select(models.IngestionRun))]
+                if runs and runs[0][0] == "completed":
+                    break
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    assert runs[:1] == [("completed", 3)], (out, err)
+    assert "Serving the poll flow every 60 s on a local Prefect server" in out
+    assert "Traceback" not in err
