@@ -27,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from newsflow.charset import decode_body
 from newsflow.settings import Settings
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
@@ -105,8 +106,6 @@ class FetchResult:
 
     def text(self) -> str:
         """The body as text (see :func:`newsflow.charset.decode_body`)."""
-        from newsflow.charset import decode_body
-
         return decode_body(self.content, self.content_type)
 
 

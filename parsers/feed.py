@@ -86,14 +86,17 @@ def _make_article(
             paragraphs = paragraphs[1:]
     if not title:
         raise SourceError(origin, "entry has no title and no text")
-    unique_authors = tuple(dict.fromkeys(a for a in (normalize_line(x) for x in authors) if a))
+    unique_authors = tuple(
+        dict.fromkeys(a for a in (normalize_line(normalize_unicode(x)) for x in authors) if a)
+    )
+    guid = normalize_unicode(guid).strip()[:500] if guid else None
     return Article(
         source=source,
         title=title,
         text="\n\n".join(paragraphs),
         origin=origin,
         url=canonicalize_url(link),
-        guid=(guid.strip()[:500] or None) if guid else None,
+        guid=guid or None,
         published=published,
         language=(language or "").strip()[:16] or None,
         authors=unique_authors,

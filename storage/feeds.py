@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select, tuple_
 from sqlalchemy.orm import Session
 
 from newsflow.errors import NewsflowError
-from newsflow.sources import FeedSource
+from newsflow.sources import FeedSource, is_due
 from storage import models
 
 
@@ -156,9 +156,7 @@ def due_feeds(
     engine: Engine, now: datetime, names: Iterable[str] | None = None
 ) -> list[FeedRecord]:
     """Feeds never polled or whose next poll time has come, the most overdue first."""
-    feeds = [
-        f for f in list_feeds(engine, names) if f.next_poll_at is None or f.next_poll_at <= now
-    ]
+    feeds = [f for f in list_feeds(engine, names) if is_due(f.next_poll_at, now)]
     return sorted(feeds, key=lambda f: (f.next_poll_at is not None, f.next_poll_at or now))
 
 

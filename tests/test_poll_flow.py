@@ -114,6 +114,16 @@ def test_cli_ingest_sources_and_sources_commands(
     assert '"extra"' in capsys.readouterr().out
 
 
+def test_cli_nothing_due_starts_no_flow(
+    capsys: pytest.CaptureFixture[str], sqlite_url: str
+) -> None:
+    assert main(["ingest", "--feeds", "--db", sqlite_url]) == 0
+    assert "No feeds are due (0 configured)." in capsys.readouterr().out
+    assert main(["ingest", "--feeds", "--format", "json", "--db", sqlite_url]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["due"], data["configured"]) == (0, 0)
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
