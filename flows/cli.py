@@ -217,7 +217,7 @@ def _poll(
         else:
             upcoming = min((f.next_poll_at for f in stored if f.next_poll_at), default=None)
             when = f"; the next is due at {upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else ""
-            out.print(f"No feeds are due ({len(stored)} configured{when}).")
+            out.print(f"No feeds are due ({len(stored)} configured{when}).", soft_wrap=True)
     else:
         started_feeds = time.monotonic()
         summary: PollSummary = poll_flow(
@@ -244,7 +244,8 @@ def _print_poll(summary: PollSummary, seconds: float) -> None:
     out.print(
         f"Polled {len(summary.feeds)} feeds into {summary.database} "
         f"(run #{summary.run_id}, {seconds:.1f} s): {states['ok']} ok · "
-        f"{states['not-modified']} not modified · {states['error']} failed"
+        f"{states['not-modified']} not modified · {states['error']} failed",
+        soft_wrap=True,
     )
     out.print(
         f"  read {summary.read} · new {t.new} · updated {t.updated} · "
@@ -291,25 +292,49 @@ def sources_add(
     taxonomy: Annotated[
         Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")
     ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Edit this sources file instead of the database (rewritten: comments go).",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Add a feed to the database; `ingest --feeds` and `serve` poll it."""
+    """Add a feed to the database (or a sources file); `ingest` and `serve` poll it."""
     from newsflow.sources import make_source
 
     try:
         source = make_source(name, url, interval, full_text, tag or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    if file is not None:
+        api.add_feed_to_file(file, source, str(taxonomy) if taxonomy else None)
+        out.print(Text(f"Added feed {source.name} ({source.url}) to {file}."), soft_wrap=True)
+        return
     record = api.add_feed(source, db, str(taxonomy) if taxonomy else None)
-    out.print(Text(f"Added feed {record.name} ({record.url})."))
+    out.print(Text(f"Added feed {record.name} ({record.url})."), soft_wrap=True)
 
 
 @sources_app.command("list")
 def sources_list(
     output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="List this sources file's feeds instead.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """List the stored feeds with their state: last poll, errors, next poll."""
+    if file is not None:
+        from newsflow.sources import load_sources
+
+        configured = [s.as_dict() for s in load_sources(file)]
+        if output is DocFormat.json:
+            _write_json(configured)
+        for entry in configured if output is DocFormat.text else []:
+            extras = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("name", "url"))
+            out.print(Text(f"{entry['name']}  {entry['url']}  {extras}".rstrip()))
+        return
     records = api.list_feeds(db)
     if output is DocFormat.json:
         _write_json([r.as_dict() for r in records])
@@ -336,11 +361,26 @@ def sources_list(
 @sources_app.command("remove")
 def sources_remove(
     name: Annotated[str, typer.Argument(help="Name of the feed to stop polling.")],
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Edit this sources file instead of the database (rewritten: comments go).",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Remove a feed from the database; the articles it brought are kept."""
+    """Remove a feed from the database (or a sources file); its articles are kept."""
+    if file is not None:
+        from newsflow.sources import remove_from_file
+
+        removed = remove_from_file(file, name)
+        out.print(Text(f"Removed feed {removed.name} ({removed.url}) from {file}."), soft_wrap=True)
+        return
     record = api.remove_feed(name, db)
-    out.print(Text(f"Removed feed {record.name} ({record.url}); its articles are kept."))
+    out.print(
+        Text(f"Removed feed {record.name} ({record.url}); its articles are kept."), soft_wrap=True
+    )
 
 
 @app.command()
@@ -383,7 +423,9 @@ def serve(
             str(settings.taxonomy) if settings.taxonomy else None,
         )
         where = f"a local Prefect server at {started}" if started else "PREFECT_API_URL"
-        out.print(f"Serving the poll flow every {interval} s on {where} (Ctrl-C stops).")
+        out.print(
+            f"Serving the poll flow every {interval} s on {where} (Ctrl-C stops).", soft_wrap=True
+        )
         sys.stdout.flush()
         prefect_serve(deployment, print_starting_message=verbose)
 

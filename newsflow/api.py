@@ -6,12 +6,13 @@ Everything takes an optional database URL; ``None`` means the configured one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from newsflow.errors import NewsflowError
 from newsflow.settings import Settings, load_settings
-from newsflow.sources import FeedSource, check_tags
+from newsflow.sources import FeedSource, add_to_file, check_tags
 from storage import feeds, queries
 from storage.db import missing_sqlite_file, open_database
 from storage.feeds import FeedRecord
@@ -85,6 +86,15 @@ def add_feed(
     tagger = tagger_for(settings.taxonomy)
     check_tags([source], list(tagger.taxonomy.topics), "sources add")
     return feeds.add_feed(prepare_database(settings.database_url, tagger), source)
+
+
+def add_feed_to_file(path: Path, source: FeedSource, taxonomy: str | None = None) -> None:
+    """Add a feed to a sources file; its tags must be topics."""
+    from newsflow.pipeline import tagger_for
+
+    settings = load_settings(taxonomy=taxonomy)
+    check_tags([source], list(tagger_for(settings.taxonomy).taxonomy.topics), str(path))
+    add_to_file(path, source)
 
 
 def list_feeds(database_url: str | None = None) -> list[FeedRecord]:

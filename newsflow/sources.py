@@ -168,3 +168,31 @@ def next_poll(
 
 def is_due(next_poll_at: datetime | None, now: datetime) -> bool:
     return next_poll_at is None or next_poll_at <= now
+
+
+def save_sources(path: Path, sources: Sequence[FeedSource]) -> None:
+    """Write ``sources`` as a sources file (comments in an existing file are not kept)."""
+    text = yaml.safe_dump(
+        {"feeds": [s.as_dict() for s in sources]}, sort_keys=False, allow_unicode=True
+    )
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def add_to_file(path: Path, source: FeedSource) -> None:
+    """Add a feed to a sources file (created if missing); its name must be new."""
+    sources = load_sources(path) if path.exists() else []
+    if any(s.name == source.name for s in sources):
+        raise ConfigError(f"{path}: a feed named {source.name!r} is listed already")
+    save_sources(path, [*sources, source])
+
+
+def remove_from_file(path: Path, name: str) -> FeedSource:
+    """Remove the feed ``name`` from a sources file."""
+    sources = load_sources(path)
+    kept = [s for s in sources if s.name != name]
+    if len(kept) == len(sources):
+        raise ConfigError(f"{path}: no feed named {name!r}")
+    save_sources(path, kept)
+    return next(s for s in sources if s.name == name)

@@ -124,6 +124,20 @@ def test_cli_nothing_due_starts_no_flow(
     assert (data["due"], data["configured"]) == (0, 0)
 
 
+def test_cli_sources_file_commands(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    args = ["sources", "add", "desk", "https://a.example/rss", "--interval", "2h"]
+    assert main([*args, "--tag", "trade", "--file", str(path)]) == 0
+    assert "to " + str(path) in capsys.readouterr().out
+    assert main(["sources", "list", "--file", str(path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"name": "desk", "url": "https://a.example/rss", "poll_interval": 7200, "tags": ["trade"]}
+    ]
+    assert main(["sources", "remove", "desk", "--file", str(path)]) == 0
+    assert main(["sources", "remove", "desk", "--file", str(path)]) == 1
+    assert "no feed named 'desk'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

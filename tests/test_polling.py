@@ -198,3 +198,36 @@ def test_shared_fetcher_is_polite_per_host(
         )
     assert [o.outcome for o in outcomes] == ["ok", "ok", "ok"]
     assert sum(o.result.new for o in outcomes) == 3  # one story via three feeds is one article
+
+
+@pytest.mark.parametrize(
+    ("content_type", "declaration", "encoding"),
+    [
+        ("application/rss+xml; charset=utf-8", "iso-8859-1", "latin-1"),  # wrong header
+        ("text/xml", "iso-8859-1", "latin-1"),  # missing header charset
+        ("application/xml", None, "cp1252"),  # neither: detected
+        ("application/rss+xml", "utf-8", "utf-8"),
+    ],
+)
+def test_feed_charsets_over_http(
+    sqlite_url: str,
+    loopback: LoopbackServer,
+    content_type: str,
+    declaration: str | None,
+    encoding: str,
+) -> None:
+    from newsflow.pipeline import prepare_database
+
+    engine = prepare_database(sqlite_url, tagger_for(None))
+    decl = f'<?xml version="1.0" encoding="{declaration}"?>' if declaration else ""
+    body = (
+        f'{decl}<rss version="2.0"><channel><title>t</title><item><title>Café crème à Zürich'
+        "</title><link>http://e.example/1</link><description>Prix à la tonne.</description>"
+        "</item></channel></rss>"
+    ).encode(encoding)
+    loopback.routes["/feed"] = Reply(200, body, {"Content-Type": content_type})
+    (outcome,) = poll(engine, settings_for(sqlite_url), [FeedSource("f", loopback.url("/feed"))])
+    assert outcome.result.new == 1
+    with Session(engine) as session:
+        article = session.scalars(select(models.Article)).one()
+        assert (article.title, article.text) == ("Café crème à Zürich", "Prix à la tonne.")

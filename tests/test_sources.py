@@ -11,11 +11,13 @@ from sqlalchemy import Engine
 from newsflow.errors import ConfigError, NewsflowError
 from newsflow.sources import (
     FeedSource,
+    add_to_file,
     check_tags,
     is_due,
     load_sources,
     next_poll,
     parse_interval,
+    remove_from_file,
 )
 from storage import feeds
 from storage.feeds import FeedUpdate
@@ -145,3 +147,18 @@ def test_feeds_in_the_database(engine: Engine) -> None:
     with pytest.raises(NewsflowError, match="no feed named 'desk'"):
         feeds.remove_feed(engine, "desk")
     assert [f.name for f in feeds.list_feeds(engine)] == ["other"]
+
+
+def test_edit_sources_file(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "sources.yaml"
+    path.parent.mkdir()
+    source = FeedSource("desk", "https://a.example/rss", 1800, True, ("trade",))
+    add_to_file(path, source)
+    add_to_file(path, FeedSource("wire", "https://b.example/feed.json"))
+    assert load_sources(path) == [source, FeedSource("wire", "https://b.example/feed.json")]
+    with pytest.raises(ConfigError, match="listed already"):
+        add_to_file(path, FeedSource("desk", "https://c.example/rss"))
+    assert remove_from_file(path, "desk") == source
+    assert [s.name for s in load_sources(path)] == ["wire"]
+    with pytest.raises(ConfigError, match="no feed named 'desk'"):
+        remove_from_file(path, "desk")
