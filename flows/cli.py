@@ -257,12 +257,10 @@ def _print_poll(summary: PollSummary, seconds: float) -> None:
         )
     for feed in summary.feeds:
         if feed.error:
-            err.print(Text(f"  feed {feed.name} failed: {feed.error}"))
-    problems = [
-        (o, m) for f in summary.feeds for o, m in ((p.origin, p.message) for p in f.problems)
-    ]
+            err.print(Text(f"  feed {feed.name} failed: {feed.error}"), soft_wrap=True)
+    problems = [(p.origin, p.message) for f in summary.feeds for p in f.problems]
     for origin, message in problems[:20]:
-        err.print(Text(f"  skipped {origin}: {message}"))
+        err.print(Text(f"  skipped {origin}: {message}"), soft_wrap=True)
     if len(problems) > 20:
         err.print(f"  … and {len(problems) - 20} more errors (see `newsflow stats`)")
 

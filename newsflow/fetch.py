@@ -298,7 +298,6 @@ class Fetcher:
         for attempt in range(self.policy.retries + 1):
             result.attempts += 1
             result.error = result.error_kind = None
-            wait: float | None = None
             with self._limiter.slot(host):
                 self._get_once(url, headers, result)
             retryable = result.error_kind in ("timeout", "network") or (
@@ -340,6 +339,12 @@ class Fetcher:
         except httpx.DecodingError as exc:
             result.error_kind = "network"
             result.error = f"cannot decode the response body: {exc}"
-        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+        except (
+            httpx.HTTPError,
+            httpx.InvalidURL,
+            httpx.StreamError,
+            OSError,
+            ValueError,  # e.g. a header or host httpx cannot encode
+        ) as exc:
             result.error_kind = "network"
             result.error = f"{type(exc).__name__}: {exc}".rstrip(": ")

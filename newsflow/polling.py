@@ -114,16 +114,18 @@ def _full_text(
         if item.link is None:
             articles.append(item.article)
             continue
-        page = fetcher.fetch(item.link, check_address=True, accept=PAGE_ACCEPT)
-        if not page.ok:
-            problems.append(
-                SourceError(item.link, f"full text not fetched ({page.error}); kept the summary")
-            )
-            articles.append(item.article)
-            continue
         try:
+            page = fetcher.fetch(item.link, check_address=True, accept=PAGE_ACCEPT)
+            if not page.ok:
+                problems.append(
+                    SourceError(
+                        item.link, f"full text not fetched ({page.error}); kept the summary"
+                    )
+                )
+                articles.append(item.article)
+                continue
             content = extract_page(page.text(), page.final_url)
-        except Exception as exc:  # trafilatura/lxml on hostile HTML: keep the summary
+        except Exception as exc:  # a bug on hostile input costs this page only: keep the summary
             problems.append(SourceError(item.link, f"full text not extracted: {exc!r}"))
             content = None
         articles.append(with_full_text(item.article, content))

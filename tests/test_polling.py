@@ -231,3 +231,20 @@ def test_feed_charsets_over_http(
     with Session(engine) as session:
         article = session.scalars(select(models.Article)).one()
         assert (article.title, article.text) == ("Café crème à Zürich", "Prix à la tonne.")
+
+
+def test_a_page_that_breaks_extraction_keeps_the_summary(
+    sqlite_url: str, site: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsflow import polling
+    from newsflow.pipeline import prepare_database
+
+    def boom(html: str, url: str | None = None) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(polling, "extract_page", boom)
+    engine = prepare_database(sqlite_url, tagger_for(None))
+    source = FeedSource("desk", site.url("/feed.xml"), fetch_full_text=True)
+    (outcome,) = poll(engine, settings_for(sqlite_url), [source])
+    assert outcome.outcome == "ok" and outcome.result.new == 3
+    assert sum("not extracted: RecursionError" in p.message for p in outcome.problems) == 2
