@@ -209,7 +209,9 @@ def test_per_host_delay_and_concurrency() -> None:
         t.join()
     starts.sort()
     assert peak == 1
-    assert all(b - a >= 0.045 for a, b in itertools.pairwise(starts))
+    # starts are reserved 0.05 s apart; a late wake-up may shift one, never the whole series
+    assert starts[-1] - starts[0] >= 0.14
+    assert all(b - a >= 0.02 for a, b in itertools.pairwise(starts))
 
 
 @pytest.mark.parametrize(
