@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import warnings
 from dataclasses import dataclass
 
 import trafilatura
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
 from newsflow.article import Article
 from parsers.clean import clean_body, normalize_line, normalize_unicode
@@ -43,7 +44,9 @@ class PageContent:
 
 def page_language(html: str) -> str | None:
     """The language a page declares (``<html lang>``, ``content-language`` meta), if valid."""
-    soup = BeautifulSoup(html[:20_000], "html.parser")
+    with warnings.catch_warnings():  # XHTML pages are fine to read as HTML here
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(html[:20_000], "html.parser")
     root = soup.find("html")
     candidates: list[object] = [root.get("lang") if root is not None else None]
     for meta in soup.find_all("meta"):

@@ -41,6 +41,15 @@ def test_language_declarations() -> None:
     assert page_language('<html lang="fr-CA"><body></body></html>') == "fr-ca"
     assert page_language('<meta http-equiv="content-language" content="de">') == "de"
     assert page_language('<html lang="not a language!">') is None
+    xhtml = '<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml" lang="it">'
+    assert page_language(xhtml) == "it"
+
+
+def test_xhtml_page_without_warnings() -> None:
+    html = (LIVE / "arms-talks.html").read_text(encoding="utf-8")
+    xhtml = html.replace("<!DOCTYPE html>", '<?xml version="1.0" encoding="utf-8"?>', 1)
+    page = extract_page(xhtml)  # pytest turns warnings into errors
+    assert page is not None and len(page.paragraphs) == 6
 
 
 def test_full_text_replaces_a_shorter_summary_only() -> None:
