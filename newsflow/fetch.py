@@ -6,7 +6,8 @@ a timeout per request, the body streamed under a size cap, retries with exponent
 timeouts, network errors and 5xx, at most ``host_concurrency`` requests per host with
 ``host_delay`` seconds between them, and a descriptive User-Agent. Only http(s) URLs are
 fetched; with ``check_address`` (article links taken from feeds) a host that resolves to a
-private, loopback or link-local address is refused unless ``allow_private_addresses``.
+private, loopback or link-local address is refused unless ``allow_private_addresses``; the
+address actually connected to is checked again before the response is read.
 
 Failures are values: :meth:`Fetcher.fetch` returns a :class:`FetchResult` with ``error`` and
 ``error_kind`` set, never raises for network or HTTP trouble. The network sits behind an
@@ -171,6 +172,10 @@ class _TooLarge(Exception):
     pass
 
 
+class _Refused(Exception):
+    pass
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -264,7 +269,8 @@ class Fetcher:
             if refusal is not None:
                 result.error_kind, result.error = refusal
                 return result
-            self._get_with_retries(current, headers, result)
+            guard = check_address and not self.policy.allow_private_addresses
+            self._get_with_retries(current, headers, result, guard)
             result.final_url = current
             if result.error is not None or result.status not in REDIRECT_STATUSES:
                 break
@@ -293,13 +299,15 @@ class Fetcher:
             result.content = b""
         return result
 
-    def _get_with_retries(self, url: str, headers: dict[str, str], result: FetchResult) -> None:
+    def _get_with_retries(
+        self, url: str, headers: dict[str, str], result: FetchResult, guard: bool
+    ) -> None:
         host = (urlsplit(url).hostname or "").lower()
         for attempt in range(self.policy.retries + 1):
             result.attempts += 1
             result.error = result.error_kind = None
             with self._limiter.slot(host):
-                self._get_once(url, headers, result)
+                self._get_once(url, headers, result, guard)
             retryable = result.error_kind in ("timeout", "network") or (
                 result.error is None and result.status in RETRY_STATUSES
             )
@@ -308,11 +316,18 @@ class Fetcher:
             wait = _retry_after(result.headers.get("retry-after")) if result.status else None
             self._sleep(wait if wait is not None else self.policy.backoff * 2**attempt)
 
-    def _get_once(self, url: str, headers: dict[str, str], result: FetchResult) -> None:
+    def _get_once(
+        self, url: str, headers: dict[str, str], result: FetchResult, guard: bool
+    ) -> None:
         deadline = time.monotonic() + self.policy.timeout
         result.status, result.headers, result.content = None, {}, b""
         try:
             with self._client.stream("GET", url, headers=headers) as response:
+                if guard:  # the address actually connected to, not only the one resolved
+                    stream = response.extensions.get("network_stream")
+                    peer = stream.get_extra_info("server_addr") if stream is not None else None
+                    if peer and not is_public_address(str(peer[0])):
+                        raise _Refused(str(peer[0]))
                 result.status = response.status_code
                 result.headers = {k.lower(): v for k, v in response.headers.items()}
                 if response.status_code in REDIRECT_STATUSES or response.status_code == 304:
@@ -330,6 +345,12 @@ class Fetcher:
                         raise httpx.ReadTimeout("body not read in time")
                     chunks.append(chunk)
                 result.content = b"".join(chunks)
+        except _Refused as exc:
+            result.error_kind = "refused"
+            result.error = (
+                f"connected to a private, loopback or link-local address ({exc}); "
+                "set allow_private_addresses to fetch it"
+            )
         except _TooLarge:
             result.error_kind = "too-large"
             result.error = f"response larger than the {self.policy.max_bytes}-byte cap"

@@ -165,6 +165,17 @@ def test_redirect_to_private_address_refused() -> None:
     assert unknown.error_kind == "network"
 
 
+def test_address_checked_again_after_connecting(loopback: LoopbackServer) -> None:
+    """A name that resolved to a public address but connects to loopback (DNS rebinding)."""
+    loopback.routes["/page"] = Reply(200, b"internal")
+    with Fetcher(
+        policy(allow_private_addresses=False, retries=0), resolver=lambda host: ["93.184.216.34"]
+    ) as fetcher:
+        result = fetcher.fetch(loopback.url("/page"), check_address=True)
+    assert result.error_kind == "refused" and "connected to" in (result.error or "")
+    assert result.content == b""
+
+
 @pytest.mark.parametrize(
     ("address", "public"),
     [
