@@ -179,6 +179,7 @@ def poll_feed(
                 origin=feed.url,
                 base_url=response.final_url,
                 headers=response.headers,
+                link_only=feed.fetch_full_text,
             )
         except SourceError as exc:
             outcome.error, outcome.error_kind = exc.message, "parse"
@@ -199,7 +200,14 @@ def poll_feed(
             if feed.fetch_full_text:
                 fresh = _new_items(engine, feed, items)
                 outcome.skipped_known = len(items) - len(fresh)
-                articles = _full_text(fresh, fetcher, outcome.problems)
+                articles = []
+                for article in _full_text(fresh, fetcher, outcome.problems):
+                    if article.title:
+                        articles.append(article)
+                    else:  # a link-only entry whose page gave no title either
+                        outcome.problems.append(
+                            SourceError(article.origin, "entry and page have no title and no text")
+                        )
             else:
                 articles = [i.article for i in items]
             processed = _with_extra_tags(process(articles, tagger), feed.tags)

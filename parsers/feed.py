@@ -77,6 +77,7 @@ def _make_article(
     published: datetime | None,
     language: str | None,
     authors: Iterable[str],
+    link_only: bool = False,
 ) -> Article:
     paragraphs = _body(body, title) if body else []
     if not title and paragraphs:
@@ -84,7 +85,7 @@ def _make_article(
         title = first if len(first) <= _TITLE_FROM_TEXT_MAX else first[:_TITLE_FROM_TEXT_MAX] + "…"
         if title == first:
             paragraphs = paragraphs[1:]
-    if not title:
+    if not title and not (link_only and link):
         raise SourceError(origin, "entry has no title and no text")
     unique_authors = tuple(
         dict.fromkeys(a for a in (normalize_line(normalize_unicode(x)) for x in authors) if a)
@@ -147,7 +148,9 @@ def _one_line(value: object) -> str:
     return " ".join(str(value).split())[:300]
 
 
-def _from_feedparser(parsed: Any, *, source: str, origin: str, base: str | None) -> ParsedFeed:
+def _from_feedparser(
+    parsed: Any, *, source: str, origin: str, base: str | None, link_only: bool = False
+) -> ParsedFeed:
     feed = parsed.get("feed") or {}
     language = feed.get("language")
     result = ParsedFeed(
@@ -173,6 +176,7 @@ def _from_feedparser(parsed: Any, *, source: str, origin: str, base: str | None)
                         published=_struct_date(entry, "published_parsed", "updated_parsed"),
                         language=language,
                         authors=_entry_authors(entry),
+                        link_only=link_only,
                     ),
                     link,
                 )
@@ -188,7 +192,9 @@ def _looks_like_json(content: bytes, content_type: str) -> bool:
     return content.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
-def parse_json_feed(content: bytes, *, source: str, origin: str, base: str | None) -> ParsedFeed:
+def parse_json_feed(
+    content: bytes, *, source: str, origin: str, base: str | None, link_only: bool = False
+) -> ParsedFeed:
     """A JSON Feed (https://jsonfeed.org/version/1.1) as articles."""
     try:
         data = json.loads(content.decode("utf-8-sig"))
@@ -225,6 +231,7 @@ def parse_json_feed(content: bytes, *, source: str, origin: str, base: str | Non
                         or parse_date(item.get("date_modified")),
                         language=str(item.get("language") or data.get("language") or "") or None,
                         authors=_json_authors(item) or feed_authors,
+                        link_only=link_only,
                     ),
                     link,
                 )
@@ -248,18 +255,25 @@ def parse_feed(
     origin: str,
     base_url: str | None = None,
     headers: Mapping[str, str] | None = None,
+    link_only: bool = False,
 ) -> ParsedFeed:
     """Articles from a fetched feed; raises :class:`SourceError` when it is not a feed.
 
-    Relative links resolve against ``base_url`` (the feed's final URL), else ``origin``.
+    Relative links resolve against ``base_url`` (the feed's final URL), else ``origin``. With
+    ``link_only`` (the caller will fetch each page), an entry with a link but neither title nor
+    text is kept, with an empty title, for its page to fill in.
     """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     base_url = base_url or (origin if canonicalize_url(origin) else None)
     if not content.strip():
         raise SourceError(origin, "empty response: no feed")
     if _looks_like_json(content, headers.get("content-type", "")):
-        return parse_json_feed(content, source=source, origin=origin, base=base_url)
+        return parse_json_feed(
+            content, source=source, origin=origin, base=base_url, link_only=link_only
+        )
     if base_url:
         headers.setdefault("content-location", base_url)
     parsed = _parse_xml(content, headers, source=source, origin=origin)
-    return _from_feedparser(parsed, source=source, origin=origin, base=base_url)
+    return _from_feedparser(
+        parsed, source=source, origin=origin, base=base_url, link_only=link_only
+    )

@@ -248,3 +248,37 @@ def test_a_page_that_breaks_extraction_keeps_the_summary(
     (outcome,) = poll(engine, settings_for(sqlite_url), [source])
     assert outcome.outcome == "ok" and outcome.result.new == 3
     assert sum("not extracted: RecursionError" in p.message for p in outcome.problems) == 2
+
+
+def test_link_only_entries_take_title_and_text_from_their_page(
+    sqlite_url: str, site: LoopbackServer
+) -> None:
+    from newsflow.pipeline import prepare_database
+
+    site.routes["/links.xml"] = Reply(
+        200,
+        (
+            '<rss version="2.0"><channel><title>Links</title>'
+            f"<item><link>{site.url('/world/arms-talks.html')}</link></item>"
+            f"<item><link>{site.url('/world/missing.html')}</link></item>"
+            "</channel></rss>"
+        ).encode(),
+    )
+    engine = prepare_database(sqlite_url, tagger_for(None))
+    settings = settings_for(sqlite_url)
+    outcomes = poll(
+        engine,
+        settings,
+        [
+            FeedSource("plain", site.url("/links.xml")),
+            FeedSource("full", site.url("/links.xml?full"), fetch_full_text=True),
+        ],
+    )
+    plain, full = sorted(outcomes, key=lambda o: o.name != "plain")
+    assert plain.error_kind == "no-usable-entries" and plain.result.new == 0
+    assert full.outcome == "ok" and full.result.new == 1
+    assert any("entry and page have no title" in p.message for p in full.problems)
+    with Session(engine) as session:
+        article = session.scalars(select(models.Article)).one()
+        assert article.title.startswith("Moscow and Beijing discuss strategic stability")
+        assert article.text.startswith("Russian and Chinese officials")
