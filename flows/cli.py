@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -27,6 +27,9 @@ from newsflow.errors import NewsflowError
 from newsflow.pipeline import IngestSummary
 from parsers.dates import parse_date
 from storage.queries import ArticleQuery, ArticleRow
+
+if TYPE_CHECKING:
+    from newsflow.polling import PollSummary
 
 app = typer.Typer(
     name="newsflow",
@@ -82,9 +85,22 @@ def _write_json(data: Any) -> None:
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path],
-        typer.Argument(help="Files or directories to read (.txt articles, .jsonl dumps)."),
-    ],
+        list[Path] | None,
+        typer.Argument(
+            help="Files or directories to read (.txt articles, .jsonl dumps).",
+            show_default=False,
+        ),
+    ] = None,
+    sources: Annotated[
+        Path | None,
+        typer.Option(
+            "--sources",
+            help="Sources file (YAML): poll its feeds that are due and store their articles.",
+        ),
+    ] = None,
+    feeds: Annotated[
+        bool, typer.Option("--feeds", help="Poll the due feeds stored with `sources add`.")
+    ] = False,
     db: DbOption = None,
     taxonomy: Annotated[
         Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")
@@ -96,9 +112,17 @@ def ingest(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
     """Read, clean, deduplicate, tag and store articles, as a Prefect flow run."""
+    paths = paths or []
+    if not paths and sources is None and not feeds:
+        raise typer.BadParameter(
+            "name files or directories, --sources FILE or --feeds", param_hint="PATHS"
+        )
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise NewsflowError(f"no such file or directory: {', '.join(missing)}")
+    if sources is not None or feeds:
+        _poll(paths, sources, db, taxonomy, output, verbose)
+        return
     from newsflow.pipeline import prepare_database, tagger_for
     from newsflow.settings import load_settings
 
@@ -148,6 +172,262 @@ def _print_summary(summary: IngestSummary, seconds: float) -> None:
         err.print(Text(f"  skipped {origin}: {message}"))
     if len(summary.errors) > 20:
         err.print(f"  … and {len(summary.errors) - 20} more errors (see `newsflow stats`)")
+
+
+def _poll(
+    paths: list[Path],
+    sources: Path | None,
+    db: str | None,
+    taxonomy: Path | None,
+    output: DocFormat,
+    verbose: bool,
+) -> None:
+    """``ingest --sources/--feeds``: the files first (if any), then the due feeds."""
+    from newsflow.pipeline import prepare_database, tagger_for
+    from newsflow.polling import feeds_to_poll
+    from newsflow.settings import load_settings
+    from newsflow.sources import load_sources
+
+    settings = load_settings(database_url=db, taxonomy=taxonomy)
+    if sources is not None:
+        load_sources(sources)  # fail fast, before Prefect starts, on a bad sources file
+    tagger = tagger_for(settings.taxonomy)
+    engine = prepare_database(settings.database_url, tagger)
+    from flows.runtime import configure_prefect
+
+    configure_prefect(verbose)
+    from flows.ingest import ingest_flow
+    from flows.poll import poll_flow
+
+    started = time.monotonic()
+    failed = False
+    results: list[dict[str, Any]] = []
+    if paths:
+        files: IngestSummary = ingest_flow(
+            [str(p) for p in paths],
+            database_url=settings.database_url,
+            taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
+        )
+        failed = bool(files.errors)
+        results.append(files.as_dict())
+        if output is DocFormat.text:
+            _print_summary(files, time.monotonic() - started)
+    if not feeds_to_poll(engine, tagger, sources):
+        stored = feeds_to_poll(engine, tagger, sources, due_only=False)
+        if output is DocFormat.json:
+            results.append({"feeds": [], "due": 0, "configured": len(stored)})
+        else:
+            upcoming = min((f.next_poll_at for f in stored if f.next_poll_at), default=None)
+            when = f"; the next is due at {upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else ""
+            out.print(f"No feeds are due ({len(stored)} configured{when}).", soft_wrap=True)
+    else:
+        started_feeds = time.monotonic()
+        summary: PollSummary = poll_flow(
+            str(sources) if sources else None,
+            database_url=settings.database_url,
+            taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
+        )
+        failed = failed or bool(summary.errors)
+        results.append(summary.as_dict())
+        if output is DocFormat.text:
+            _print_poll(summary, time.monotonic() - started_feeds)
+    if output is DocFormat.json:
+        seconds = round(time.monotonic() - started, 3)
+        _write_json({**results[0], "seconds": seconds} if len(results) == 1 else results)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_poll(summary: PollSummary, seconds: float) -> None:
+    t = summary.totals
+    states = {"ok": 0, "not-modified": 0, "error": 0}
+    for feed in summary.feeds:
+        states[feed.outcome] = states.get(feed.outcome, 0) + 1
+    out.print(
+        f"Polled {len(summary.feeds)} feeds into {summary.database} "
+        f"(run #{summary.run_id}, {seconds:.1f} s): {states['ok']} ok · "
+        f"{states['not-modified']} not modified · {states['error']} failed",
+        soft_wrap=True,
+    )
+    out.print(
+        f"  read {summary.read} · new {t.new} · updated {t.updated} · "
+        f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors}"
+    )
+    if summary.topics:
+        out.print(
+            f"  topics (new and updated): {' · '.join(f'{k} {v}' for k, v in summary.topics)}"
+        )
+    for feed in summary.feeds:
+        if feed.error:
+            err.print(Text(f"  feed {feed.name} failed: {feed.error}"), soft_wrap=True)
+    problems = [(p.origin, p.message) for f in summary.feeds for p in f.problems]
+    for origin, message in problems[:20]:
+        err.print(Text(f"  skipped {origin}: {message}"), soft_wrap=True)
+    if len(problems) > 20:
+        err.print(f"  … and {len(problems) - 20} more errors (see `newsflow stats`)")
+
+
+sources_app = typer.Typer(
+    help="Manage the feeds stored in the database (add, list, remove).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("add")
+def sources_add(
+    name: Annotated[str, typer.Argument(help="Feed name: the source of its articles.")],
+    url: Annotated[str, typer.Argument(help="Feed URL (RSS, Atom or JSON Feed).")],
+    interval: Annotated[
+        str | None,
+        typer.Option(help="Poll interval: seconds, or 30m, 2h, 1d [default: poll_interval]."),
+    ] = None,
+    full_text: Annotated[
+        bool, typer.Option("--full-text", help="Fetch each linked page for its full text.")
+    ] = False,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Topic given to every article (repeatable).")
+    ] = None,
+    taxonomy: Annotated[
+        Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Edit this sources file instead of the database (rewritten: comments go).",
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Add a feed to the database (or a sources file); `ingest` and `serve` poll it."""
+    from newsflow.sources import make_source
+
+    try:
+        source = make_source(name, url, interval, full_text, tag or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if file is not None:
+        api.add_feed_to_file(file, source, str(taxonomy) if taxonomy else None)
+        out.print(Text(f"Added feed {source.name} ({source.url}) to {file}."), soft_wrap=True)
+        return
+    record = api.add_feed(source, db, str(taxonomy) if taxonomy else None)
+    out.print(Text(f"Added feed {record.name} ({record.url})."), soft_wrap=True)
+
+
+@sources_app.command("list")
+def sources_list(
+    output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="List this sources file's feeds instead.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """List the stored feeds with their state: last poll, errors, next poll."""
+    if file is not None:
+        from newsflow.sources import load_sources
+
+        configured = [s.as_dict() for s in load_sources(file)]
+        if output is DocFormat.json:
+            _write_json(configured)
+        for entry in configured if output is DocFormat.text else []:
+            extras = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("name", "url"))
+            out.print(Text(f"{entry['name']}  {entry['url']}  {extras}".rstrip()))
+        return
+    records = api.list_feeds(db)
+    if output is DocFormat.json:
+        _write_json([r.as_dict() for r in records])
+        return
+    if not records:
+        err.print("No feeds (add one with `newsflow sources add NAME URL`).")
+        return
+    table = Table()
+    for column in ("name", "url", "every", "last poll", "status", "errors", "next poll"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        table.add_row(
+            Text(r.name),
+            Text(r.url),
+            f"{r.poll_interval}s" if r.poll_interval else "default",
+            f"{r.last_polled_at:%Y-%m-%d %H:%M}" if r.last_polled_at else "never",
+            Text(f"{r.last_outcome or '-'} {r.last_status or ''}".strip()),
+            Text(f"{r.error_count}: {r.last_error}" if r.error_count else "0"),
+            f"{r.next_poll_at:%Y-%m-%d %H:%M}" if r.next_poll_at else "now",
+        )
+    out.print(table)
+
+
+@sources_app.command("remove")
+def sources_remove(
+    name: Annotated[str, typer.Argument(help="Name of the feed to stop polling.")],
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Edit this sources file instead of the database (rewritten: comments go).",
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Remove a feed from the database (or a sources file); its articles are kept."""
+    if file is not None:
+        from newsflow.sources import remove_from_file
+
+        removed = remove_from_file(file, name)
+        out.print(Text(f"Removed feed {removed.name} ({removed.url}) from {file}."), soft_wrap=True)
+        return
+    record = api.remove_feed(name, db)
+    out.print(
+        Text(f"Removed feed {record.name} ({record.url}); its articles are kept."), soft_wrap=True
+    )
+
+
+@app.command()
+def serve(
+    sources: Annotated[
+        Path | None,
+        typer.Option("--sources", help="Sources file (YAML); without it, the stored feeds."),
+    ] = None,
+    interval: Annotated[
+        int, typer.Option(min=10, help="Seconds between poll runs (each polls what is due).")
+    ] = 300,
+    db: DbOption = None,
+    taxonomy: Annotated[
+        Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+) -> None:
+    """Serve the poll flow on an interval until stopped (Ctrl-C): a Prefect deployment."""
+    from newsflow.pipeline import prepare_database, tagger_for
+    from newsflow.settings import load_settings
+    from newsflow.sources import load_sources
+
+    settings = load_settings(database_url=db, taxonomy=taxonomy)
+    if sources is not None:
+        load_sources(sources)
+    prepare_database(settings.database_url, tagger_for(settings.taxonomy))
+    from flows.local_server import local_prefect_server
+    from flows.runtime import configure_prefect
+
+    configure_prefect(verbose)
+    with local_prefect_server() as started:
+        from prefect import serve as prefect_serve
+
+        from flows.poll import poll_deployment
+
+        deployment = poll_deployment(
+            interval,
+            str(sources.resolve()) if sources else None,
+            settings.database_url,
+            str(settings.taxonomy) if settings.taxonomy else None,
+        )
+        where = f"a local Prefect server at {started}" if started else "PREFECT_API_URL"
+        out.print(
+            f"Serving the poll flow every {interval} s on {where} (Ctrl-C stops).", soft_wrap=True
+        )
+        sys.stdout.flush()
+        prefect_serve(deployment, print_starting_message=verbose)
 
 
 def _print_rows(rows: Sequence[ArticleRow], fmt: ListFormat) -> None:

@@ -15,8 +15,10 @@ from sqlalchemy import Engine
 from newsflow.article import Article
 from newsflow.errors import NewsflowError
 from newsflow.settings import Settings, load_settings
-from storage import queries
+from newsflow.sources import FeedSource, add_to_file, check_tags
+from storage import feeds, queries
 from storage.db import missing_sqlite_file, open_database
+from storage.feeds import FeedRecord
 from storage.queries import ArticleDetail, ArticleQuery, ArticleRow, Stats
 
 if TYPE_CHECKING:
@@ -152,3 +154,32 @@ def evaluate_taxonomy(labelled: str | Path, taxonomy: str | Path | None = None) 
     if not path.is_file():
         raise NewsflowError(f"no such file: {labelled}")
     return evaluate(_tagger(taxonomy), load_labelled(path))
+
+
+def add_feed(
+    source: FeedSource, database_url: str | None = None, taxonomy: str | None = None
+) -> FeedRecord:
+    """Register a feed in the database (created if need be); its tags must be topics."""
+    from newsflow.pipeline import prepare_database, tagger_for
+
+    settings = load_settings(database_url=database_url, taxonomy=taxonomy)
+    tagger = tagger_for(settings.taxonomy)
+    check_tags([source], list(tagger.taxonomy.topics), "sources add")
+    return feeds.add_feed(prepare_database(settings.database_url, tagger), source)
+
+
+def add_feed_to_file(path: Path, source: FeedSource, taxonomy: str | None = None) -> None:
+    """Add a feed to a sources file; its tags must be topics."""
+    from newsflow.pipeline import tagger_for
+
+    settings = load_settings(taxonomy=taxonomy)
+    check_tags([source], list(tagger_for(settings.taxonomy).taxonomy.topics), str(path))
+    add_to_file(path, source)
+
+
+def list_feeds(database_url: str | None = None) -> list[FeedRecord]:
+    return feeds.list_feeds(engine_for(database_url))
+
+
+def remove_feed(name: str, database_url: str | None = None) -> FeedRecord:
+    return feeds.remove_feed(engine_for(database_url), name)

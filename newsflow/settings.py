@@ -24,6 +24,7 @@ from newsflow.errors import ConfigError
 DEFAULT_DATABASE_URL = "sqlite:///newsflow.db"
 CONFIG_ENV = "NEWSFLOW_CONFIG"
 DEFAULT_CONFIG_FILE = Path("newsflow.toml")
+DEFAULT_USER_AGENT = "newsflow/0.1 (news-ingestion pipeline; polite feed reader)"
 
 
 class Settings(BaseSettings):
@@ -42,6 +43,38 @@ class Settings(BaseSettings):
     manifest_name: str = Field(
         "manifest.yaml", description="Per-directory file with metadata for plain-text articles."
     )
+
+    # Live sources: fetching feeds and the pages they link to (see newsflow.fetch).
+    user_agent: str = Field(
+        DEFAULT_USER_AGENT, min_length=1, description="User-Agent sent with every request."
+    )
+    fetch_timeout: float = Field(20.0, gt=0, le=600, description="Seconds per request.")
+    fetch_max_bytes: int = Field(
+        10_000_000, ge=1024, description="Largest response body read (decoded), in bytes."
+    )
+    fetch_retries: int = Field(
+        2, ge=0, le=10, description="Retries after a timeout, a network error or a 5xx."
+    )
+    fetch_backoff: float = Field(
+        1.0, ge=0, le=300, description="Seconds before the first retry; doubled each time."
+    )
+    max_redirects: int = Field(5, ge=0, le=30, description="Redirects followed per request.")
+    host_concurrency: int = Field(2, ge=1, le=64, description="Requests in flight per host.")
+    host_delay: float = Field(
+        1.0, ge=0, le=600, description="Seconds between two requests to the same host."
+    )
+    allow_private_addresses: bool = Field(
+        False,
+        description="Fetch article links that resolve to private, loopback or link-local "
+        "addresses (off: only public addresses).",
+    )
+    poll_interval: int = Field(
+        3600, ge=60, description="Seconds between polls of a feed that names no interval."
+    )
+    max_poll_backoff: int = Field(
+        86_400, ge=60, description="Longest wait, in seconds, before re-polling a failing feed."
+    )
+    poll_concurrency: int = Field(4, ge=1, le=64, description="Feeds polled at once.")
 
     @field_validator("database_url")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -150,3 +151,31 @@ class IngestionError(Base):
     origin: Mapped[str] = mapped_column(Text)
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feed(Base):
+    """A polled feed: its configuration and its fetch state (one per feed source)."""
+
+    __tablename__ = "feeds"
+    __table_args__ = (Index("ix_feeds_next_poll_at", "next_poll_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), unique=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    poll_interval: Mapped[int | None] = mapped_column(Integer)  # seconds; None: the setting
+    fetch_full_text: Mapped[bool] = mapped_column(Boolean, default=False)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[int | None] = mapped_column(Integer)  # HTTP status of the last poll
+    last_outcome: Mapped[str | None] = mapped_column(String(20))  # ok, not-modified, error
+    error_count: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failures
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_polled_at: Mapped[datetime | None] = mapped_column()
+    last_success_at: Mapped[datetime | None] = mapped_column()
+    next_poll_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    source: Mapped[Source] = relationship(lazy="joined")

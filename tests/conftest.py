@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from newsflow.pipeline import ingest_batch, prepare_database, tagger_for
 from parsers import iter_path
 from storage.db import close_all
+from tests.loopback import LoopbackServer, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -117,3 +118,10 @@ def seeded(engine: Engine) -> Engine:
     result = ingest_plain(engine, SEEDS)
     assert result.new == 2
     return engine
+
+
+@pytest.fixture
+def loopback() -> Iterator[LoopbackServer]:
+    """A real HTTP server on 127.0.0.1 (see tests/loopback.py)."""
+    with serving() as server:
+        yield server

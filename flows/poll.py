@@ -1,0 +1,142 @@
+"""The poll flow: poll the feeds that are due, one task per feed, a few feeds at a time.
+
+The logic is :mod:`newsflow.polling`'s; this module only orchestrates it. ``newsflow serve``
+serves this flow on an interval (:func:`poll_deployment`), so each run polls only what is due.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
+from prefect.schedules import Interval
+
+from newsflow.fetch import Fetcher, FetchPolicy
+from newsflow.pipeline import prepare_database, tagger_for
+from newsflow.polling import FeedOutcome, PollSummary, feeds_to_poll, poll_feed, summarize
+from newsflow.settings import load_settings
+from storage import repository
+from storage.db import describe, open_database
+from storage.feeds import FeedRecord
+
+FIRST_RUN_DELAY = 5  # seconds after `serve` starts
+_fetchers: dict[FetchPolicy, Fetcher] = {}
+_lock = threading.Lock()
+
+
+def shared_fetcher(policy: FetchPolicy) -> Fetcher:
+    """One client per policy for the whole process, so per-host limits hold across tasks."""
+    with _lock:
+        fetcher = _fetchers.get(policy)
+        if fetcher is None:
+            fetcher = _fetchers[policy] = Fetcher(policy)
+        return fetcher
+
+
+@atexit.register
+def close_shared_fetchers() -> None:
+    with _lock:
+        for fetcher in _fetchers.values():
+            fetcher.close()
+        _fetchers.clear()
+
+
+@task(name="poll-feed", cache_policy=NO_CACHE, task_run_name="poll-{feed.name}")
+def poll_feed_task(
+    feed: FeedRecord, database_url: str, taxonomy: str | None, run_id: int
+) -> FeedOutcome:
+    """Fetch, parse and store one feed; its failures come back in the outcome."""
+    settings = load_settings(database_url=database_url, taxonomy=taxonomy)
+    return poll_feed(
+        feed,
+        engine=open_database(settings.database_url),
+        tagger=tagger_for(settings.taxonomy),
+        fetcher=shared_fetcher(FetchPolicy.from_settings(settings)),
+        settings=settings,
+        run_id=run_id,
+    )
+
+
+def _summary_markdown(summary: PollSummary) -> str:
+    lines = [
+        "| feed | outcome | HTTP | entries | new | updated | unchanged | error |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for f in summary.feeds:
+        error = (f.error or "").replace("|", "/")
+        lines.append(
+            f"| {f.name} | {f.outcome} | {f.status or ''} | {f.entries} | {f.result.new} | "
+            f"{f.result.updated} | {f.result.unchanged} | {error} |"
+        )
+    return "\n".join(lines)
+
+
+@flow(name="poll-feeds", log_prints=False)
+def poll_flow(
+    sources_file: str | None = None,
+    database_url: str | None = None,
+    taxonomy: str | None = None,
+) -> PollSummary:
+    """Poll the feeds that are due (those of ``sources_file``, else all stored feeds)."""
+    settings = load_settings(database_url=database_url, taxonomy=taxonomy)
+    taxonomy_name = str(settings.taxonomy) if settings.taxonomy else None
+    tagger = tagger_for(settings.taxonomy)
+    engine = prepare_database(settings.database_url, tagger)
+    due = feeds_to_poll(engine, tagger, Path(sources_file) if sources_file else None)
+    flow_run = get_run_context().flow_run  # type: ignore[union-attr]
+    urls = [f.url for f in due]
+    run_id = repository.start_run(engine, urls, str(flow_run.id) if flow_run else None)
+    summary = PollSummary(run_id=run_id, database=describe(settings.database_url), inputs=urls)
+    outcomes: list[FeedOutcome] = []
+    try:
+        pending: list[Any] = []
+        for feed in due:
+            if len(pending) >= settings.poll_concurrency:
+                outcomes.append(pending.pop(0).result())
+            pending.append(
+                poll_feed_task.submit(feed, settings.database_url, taxonomy_name, run_id)
+            )
+        outcomes.extend(future.result() for future in pending)
+    except BaseException:
+        summarize(summary, outcomes)
+        repository.finish_run(engine, run_id, summary.totals, status="failed")
+        raise
+    summarize(summary, outcomes)
+    repository.finish_run(engine, run_id, summary.totals)
+    create_markdown_artifact(
+        key="poll-summary",
+        markdown=_summary_markdown(summary),
+        description=f"newsflow poll run #{run_id}",
+    )
+    return summary
+
+
+def poll_deployment(
+    interval: int,
+    sources_file: str | None = None,
+    database_url: str | None = None,
+    taxonomy: str | None = None,
+    name: str = "newsflow-poll",
+) -> Any:
+    """The poll flow as a deployment run every ``interval`` seconds, one run at a time."""
+    # anchored a few seconds ahead, so serving starts with a poll rather than an interval's wait
+    first = datetime.now(UTC) + timedelta(seconds=FIRST_RUN_DELAY)
+    return poll_flow.to_deployment(
+        name=name,
+        schedule=Interval(timedelta(seconds=interval), anchor_date=first),
+        parameters={
+            "sources_file": sources_file,
+            "database_url": database_url,
+            "taxonomy": taxonomy,
+        },
+        concurrency_limit=1,
+        description="Poll the newsflow feeds that are due and store their articles.",
+        tags=["newsflow", "feeds"],
+    )

@@ -1,0 +1,343 @@
+"""Polling feeds as plain functions; ``flows/poll.py`` wraps them in a Prefect flow and tasks.
+
+One poll of one feed: conditional GET → parse the feed → (optionally) fetch each new entry's
+page for its full text → process and store the articles (exact dedup, tags, the feed's extra
+tags) → record the feed's state. Every failure is recorded against that feed (in
+``ingestion_errors`` and the feed's state, which backs off its next poll) and returned as a
+value: one failing feed never stops the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from newsflow.article import Article, ProcessedArticle, Tag
+from newsflow.errors import NewsflowError, SourceError
+from newsflow.fetch import Fetcher, FetchPolicy
+from newsflow.pipeline import IngestSummary, prepare_database, process, tagger_for
+from newsflow.settings import Settings
+from newsflow.sources import check_tags, load_sources, next_poll
+from parsers.extract import extract_page, with_full_text
+from parsers.feed import FeedItem, ParsedFeed, parse_feed
+from processing.tagger import Tagger
+from storage import feeds, repository
+from storage.db import describe
+from storage.feeds import FeedRecord, FeedUpdate
+from storage.models import utcnow
+from storage.repository import BatchResult
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
+    "text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+@dataclass
+class FeedOutcome:
+    """What polling one feed did."""
+
+    name: str
+    url: str
+    outcome: str  # ok, not-modified, error
+    status: int | None = None
+    result: BatchResult = field(default_factory=BatchResult)
+    error: str | None = None
+    # a fetch error kind (see FetchResult), or "parse", "empty", "no-usable-entries"
+    error_kind: str | None = None
+    entries: int = 0
+    skipped_known: int = 0  # full-text feeds: entries already stored, not fetched again
+    problems: list[SourceError] = field(default_factory=list)  # entries and pages that failed
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "outcome": self.outcome,
+            "status": self.status,
+            "entries": self.entries,
+            "new": self.result.new,
+            "updated": self.result.updated,
+            "unchanged": self.result.unchanged,
+            "duplicates": self.result.duplicates,
+            "error": self.error,
+            "error_kind": self.error_kind,
+        }
+
+
+@dataclass
+class PollSummary(IngestSummary):
+    """An ingestion run over feeds: the usual totals plus each feed's outcome."""
+
+    feeds: list[FeedOutcome] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {**super().as_dict(), "feeds": [f.as_dict() for f in self.feeds]}
+
+
+def source_tags(article: Article, tags: Sequence[str]) -> tuple[Tag, ...]:
+    """The feed's extra tags as topic tags, with the feed named as their evidence."""
+    return tuple(
+        Tag(
+            slug,
+            1.0,
+            [{"kind": "source", "phrase": article.source, "start": 0, "end": 0, "weight": 1.0}],
+        )
+        for slug in tags
+    )
+
+
+def _with_extra_tags(items: list[ProcessedArticle], tags: Sequence[str]) -> list[ProcessedArticle]:
+    if not tags:
+        return items
+    out = []
+    for item in items:
+        own = {tag.topic for tag in item.tags}
+        extra = tuple(t for t in source_tags(item.article, tags) if t.topic not in own)
+        out.append(dataclasses.replace(item, tags=item.tags + extra))
+    return out
+
+
+def _full_text(
+    items: list[FeedItem], fetcher: Fetcher, problems: list[SourceError]
+) -> list[Article]:
+    """Each item's article with its page's main text; the feed summary when that fails."""
+    articles = []
+    for item in items:
+        if item.link is None:
+            articles.append(item.article)
+            continue
+        try:
+            page = fetcher.fetch(item.link, check_address=True, accept=PAGE_ACCEPT)
+            if not page.ok:
+                problems.append(
+                    SourceError(
+                        item.link, f"full text not fetched ({page.error}); kept the summary"
+                    )
+                )
+                articles.append(item.article)
+                continue
+            content = extract_page(page.text(), page.final_url)
+        except Exception as exc:  # a bug on hostile input costs this page only: keep the summary
+            problems.append(SourceError(item.link, f"full text not extracted: {exc!r}"))
+            content = None
+        articles.append(with_full_text(item.article, content))
+    return articles
+
+
+def _new_items(engine: Engine, feed: FeedRecord, items: list[FeedItem]) -> list[FeedItem]:
+    """Entries not stored yet (by canonical URL or by this feed's GUID)."""
+    urls, guids = feeds.known_entries(
+        engine,
+        feed.source_id,
+        (i.article.url for i in items if i.article.url),
+        (i.article.guid for i in items if i.article.guid),
+    )
+    return [
+        i
+        for i in items
+        if not (i.article.url and i.article.url in urls)
+        and not (i.article.guid and i.article.guid in guids)
+    ]
+
+
+def poll_feed(
+    feed: FeedRecord,
+    *,
+    engine: Engine,
+    tagger: Tagger,
+    fetcher: Fetcher,
+    settings: Settings,
+    run_id: int | None,
+    now: Callable[[], datetime] = utcnow,
+) -> FeedOutcome:
+    """Poll one feed and store what it brings; never raises for the feed's own failures."""
+    outcome = FeedOutcome(name=feed.name, url=feed.url, outcome="ok")
+    interval = feed.poll_interval or settings.poll_interval
+    started = now()
+    response = fetcher.fetch(
+        feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_ACCEPT
+    )
+    outcome.status = response.status
+    parsed: ParsedFeed | None = None
+    if response.error is not None:
+        outcome.error, outcome.error_kind = response.error, response.error_kind
+    elif response.not_modified:
+        outcome.outcome = "not-modified"
+    else:
+        try:
+            parsed = parse_feed(
+                response.content,
+                source=feed.name,
+                origin=feed.url,
+                base_url=response.final_url,
+                headers=response.headers,
+                link_only=feed.fetch_full_text,
+            )
+        except SourceError as exc:
+            outcome.error, outcome.error_kind = exc.message, "parse"
+        except Exception as exc:  # a parser bug on hostile input is this feed's error only
+            outcome.error, outcome.error_kind = f"cannot parse feed: {exc!r}", "parse"
+    if parsed is not None:
+        outcome.entries = parsed.entries
+        outcome.problems.extend(parsed.problems)
+        items = parsed.items
+        if not items:
+            if parsed.entries:
+                outcome.error_kind = "no-usable-entries"
+                outcome.error = f"none of the feed's {parsed.entries} entries has a title or text"
+            else:
+                outcome.error_kind, outcome.error = "empty", "feed has no entries"
+            outcome.problems.clear()  # the feed's one error says it all
+        else:
+            if feed.fetch_full_text:
+                fresh = _new_items(engine, feed, items)
+                outcome.skipped_known = len(items) - len(fresh)
+                articles = []
+                for article in _full_text(fresh, fetcher, outcome.problems):
+                    if article.title:
+                        articles.append(article)
+                    else:  # a link-only entry whose page gave no title either
+                        outcome.problems.append(
+                            SourceError(article.origin, "entry and page have no title and no text")
+                        )
+            else:
+                articles = [i.article for i in items]
+            processed = _with_extra_tags(process(articles, tagger), feed.tags)
+            outcome.result = repository.store_batch(engine, processed)
+            outcome.result.unchanged += outcome.skipped_known
+            outcome.result.read += outcome.skipped_known
+    errors = list(outcome.problems)
+    if outcome.error is not None:
+        outcome.outcome = "error"
+        errors.insert(0, SourceError(feed.url, outcome.error))
+    repository.record_errors(engine, run_id, errors)
+    outcome.result.errors += len(errors)
+    feeds.save_poll(
+        engine,
+        feed.id,
+        FeedUpdate(
+            outcome=outcome.outcome,
+            polled_at=started,
+            next_poll_at=next_poll(
+                started,
+                interval,
+                feed.error_count + 1 if outcome.outcome == "error" else 0,
+                settings.max_poll_backoff,
+            ),
+            status=response.status,
+            etag=response.etag,
+            last_modified=response.last_modified,
+            error=outcome.error,
+        ),
+    )
+    return outcome
+
+
+def make_fetcher(settings: Settings) -> Fetcher:
+    return Fetcher(FetchPolicy.from_settings(settings))
+
+
+def poll_feeds(
+    due: Sequence[FeedRecord],
+    *,
+    engine: Engine,
+    tagger: Tagger,
+    settings: Settings,
+    run_id: int | None,
+    fetcher: Fetcher | None = None,
+) -> list[FeedOutcome]:
+    """Poll ``due`` feeds, ``poll_concurrency`` at a time, without Prefect."""
+    own = fetcher is None
+    client = fetcher or make_fetcher(settings)
+    try:
+
+        def one(feed: FeedRecord) -> FeedOutcome:
+            return poll_feed(
+                feed, engine=engine, tagger=tagger, fetcher=client, settings=settings, run_id=run_id
+            )
+
+        with ThreadPoolExecutor(max_workers=settings.poll_concurrency) as pool:
+            return list(pool.map(one, due))
+    finally:
+        if own:
+            client.close()
+
+
+def summarize(summary: PollSummary, outcomes: Sequence[FeedOutcome]) -> PollSummary:
+    for outcome in outcomes:
+        summary.feeds.append(outcome)
+        errors = list(outcome.problems)
+        if outcome.error is not None:
+            errors.insert(0, SourceError(outcome.url, outcome.error))
+        summary.add(outcome.result, errors)
+    return summary
+
+
+def check_feed_tags(records: Sequence[FeedRecord], tagger: Tagger) -> None:
+    topics = set(tagger.taxonomy.topics)
+    for record in records:
+        unknown = [t for t in record.tags if t not in topics]
+        if unknown:
+            raise NewsflowError(
+                f"feed {record.name!r}: unknown topic {unknown[0]!r} in tags "
+                "(`newsflow topics` lists them)"
+            )
+
+
+def feeds_to_poll(
+    engine: Engine,
+    tagger: Tagger,
+    sources_file: Path | None = None,
+    *,
+    now: datetime | None = None,
+    due_only: bool = True,
+) -> list[FeedRecord]:
+    """The feeds to poll now: the file's (its entries stored first) or, without one, every
+    feed in the database; only those that are due unless ``due_only`` is false."""
+    names: list[str] | None = None
+    if sources_file is not None:
+        configured = load_sources(sources_file)
+        check_tags(configured, list(tagger.taxonomy.topics), str(sources_file))
+        names = [s.name for s in feeds.sync_feeds(engine, configured)]
+    records = (
+        feeds.due_feeds(engine, now or utcnow(), names)
+        if due_only
+        else feeds.list_feeds(engine, names)
+    )
+    check_feed_tags(records, tagger)
+    return records
+
+
+def run_poll(
+    settings: Settings,
+    sources_file: Path | None = None,
+    *,
+    fetcher: Fetcher | None = None,
+    due_only: bool = True,
+) -> PollSummary:
+    """Poll the due feeds without Prefect: one ingestion run, feeds polled concurrently."""
+    tagger = tagger_for(settings.taxonomy)
+    engine = prepare_database(settings.database_url, tagger)
+    due = feeds_to_poll(engine, tagger, sources_file, due_only=due_only)
+    run_id = repository.start_run(engine, [f.url for f in due])
+    summary = PollSummary(
+        run_id=run_id, database=describe(settings.database_url), inputs=[f.url for f in due]
+    )
+    try:
+        outcomes = poll_feeds(
+            due, engine=engine, tagger=tagger, settings=settings, run_id=run_id, fetcher=fetcher
+        )
+    except BaseException:
+        repository.finish_run(engine, run_id, summary.totals, status="failed")
+        raise
+    summarize(summary, outcomes)
+    repository.finish_run(engine, run_id, summary.totals)
+    return summary

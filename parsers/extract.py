@@ -1,0 +1,107 @@
+"""Full text from a fetched article page (trafilatura), merged into the feed's article.
+
+Pure: HTML text in, :class:`PageContent` out; fetching is :mod:`newsflow.fetch`'s job. The page's
+main text replaces the feed summary only when it says more; the feed's own title, date, authors
+and language win over what is read from the page, which fills in what the feed leaves out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+
+import trafilatura
+from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
+
+from newsflow.article import Article
+from parsers.clean import clean_body, normalize_line, normalize_unicode
+from parsers.dates import parse_date
+from parsers.text import authors_of
+
+_LANG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+MIN_TEXT_CHARS = 100
+_AUTHOR_SPLIT = re.compile(r"\s*(?:;|\band\b|&)\s*")
+
+# trafilatura logs every page it finds too short at WARNING; newsflow reports by its own means.
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class PageContent:
+    title: str
+    paragraphs: list[str]
+    published: str | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+def page_language(html: str) -> str | None:
+    """The language a page declares (``<html lang>``, ``content-language`` meta), if valid."""
+    with warnings.catch_warnings():  # XHTML pages are fine to read as HTML here
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(html[:20_000], "html.parser")
+    root = soup.find("html")
+    candidates: list[object] = [root.get("lang") if root is not None else None]
+    for meta in soup.find_all("meta"):
+        key = str(meta.get("http-equiv") or meta.get("property") or meta.get("name") or "")
+        if key.lower() in ("content-language", "og:locale", "language"):
+            candidates.append(meta.get("content"))
+    for value in candidates:
+        if isinstance(value, str) and _LANG.match(value.strip()):
+            return value.strip().replace("_", "-").lower()[:16]
+    return None
+
+
+def extract_page(html: str, url: str | None = None) -> PageContent | None:
+    """Main text, title, date, authors and language of an article page; ``None`` if no text."""
+    if not html.strip():
+        return None
+    document = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        deduplicate=False,
+    )
+    if document is None:
+        return None
+    if not isinstance(document, dict):
+        document = document.as_dict()
+    raw_text = str(document.get("text") or "")
+    title = normalize_line(normalize_unicode(str(document.get("title") or "")))
+    # trafilatura puts one paragraph per line
+    paragraphs = clean_body("\n\n".join(raw_text.splitlines()), title)
+    if sum(len(p) for p in paragraphs) < MIN_TEXT_CHARS:  # a menu or a stub, not an article
+        return None
+    author = str(document.get("author") or "")
+    authors = authors_of([a for a in _AUTHOR_SPLIT.split(author) if a]) if author else ()
+    return PageContent(
+        title=title,
+        paragraphs=paragraphs,
+        published=str(document.get("date")) if document.get("date") else None,
+        authors=authors,
+        language=page_language(html),
+    )
+
+
+def with_full_text(article: Article, page: PageContent | None) -> Article:
+    """``article`` with the page's main text when it is longer than the feed's summary."""
+    if page is None:
+        return article
+    text = page.text if len(page.text) > len(article.text) else article.text
+    return dataclasses.replace(
+        article,
+        title=article.title or page.title,
+        text=text,
+        published=article.published or parse_date(page.published),
+        authors=article.authors or page.authors,
+        language=article.language or page.language,
+    )

@@ -1,0 +1,279 @@
+"""Feeds to Articles: RSS 0.9x/1.0/2.0 and Atom (feedparser), JSON Feed 1.x (by hand).
+
+:func:`parse_feed` takes the fetched bytes and response headers and returns a
+:class:`ParsedFeed`: one :class:`FeedItem` per usable entry (the cleaned :class:`Article` and
+the entry's link as given, to fetch the full page from) and a :class:`SourceError` per entry
+that cannot become an article. A document that is not a feed at all raises ``SourceError``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+
+from newsflow.article import Article
+from newsflow.errors import SourceError
+from parsers.clean import clean_body, normalize_line, normalize_unicode
+from parsers.dates import parse_date
+from parsers.html import html_to_text, looks_like_html
+from parsers.urls import canonicalize_url
+
+_JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/1(?:\.\d+)?/?$")
+_TITLE_FROM_TEXT_MAX = 120
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    article: Article
+    link: str | None  # absolute http(s) link as the feed gives it (not canonicalised)
+
+
+@dataclass
+class ParsedFeed:
+    title: str | None
+    kind: str  # "rss20", "atom10", "json1", ... (feedparser's version names)
+    items: list[FeedItem] = field(default_factory=list)
+    problems: list[SourceError] = field(default_factory=list)
+    entries: int = 0
+
+
+def _text(value: object) -> str:
+    """Plain text of a feed field that may hold HTML."""
+    text = str(value or "")
+    if looks_like_html(text) or "&" in text:
+        text = html_to_text(text)
+    return normalize_line(normalize_unicode(text))
+
+
+def _body(html_or_text: str, title: str) -> list[str]:
+    text = html_to_text(html_or_text) if looks_like_html(html_or_text) else html_or_text
+    return clean_body(text, title)
+
+
+def _http_link(value: object, base: str | None) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    link = urljoin(base, value.strip()) if base else value.strip()
+    return link if canonicalize_url(link) else None
+
+
+def _make_article(
+    *,
+    source: str,
+    origin: str,
+    title: str,
+    body: str,
+    link: str | None,
+    guid: str | None,
+    published: datetime | None,
+    language: str | None,
+    authors: Iterable[str],
+    link_only: bool = False,
+) -> Article:
+    paragraphs = _body(body, title) if body else []
+    if not title and paragraphs:
+        first = paragraphs[0]
+        title = first if len(first) <= _TITLE_FROM_TEXT_MAX else first[:_TITLE_FROM_TEXT_MAX] + "…"
+        if title == first:
+            paragraphs = paragraphs[1:]
+    if not title and not (link_only and link):
+        raise SourceError(origin, "entry has no title and no text")
+    unique_authors = tuple(
+        dict.fromkeys(a for a in (normalize_line(normalize_unicode(x)) for x in authors) if a)
+    )
+    guid = normalize_unicode(guid).strip()[:500] if guid else None
+    return Article(
+        source=source,
+        title=title,
+        text="\n\n".join(paragraphs),
+        origin=origin,
+        url=canonicalize_url(link),
+        guid=guid or None,
+        published=published,
+        language=(language or "").strip()[:16] or None,
+        authors=unique_authors,
+    )
+
+
+def _struct_date(entry: Mapping[str, Any], *keys: str) -> datetime | None:
+    for key in keys:
+        value = entry.get(key)
+        if value:
+            try:
+                return parse_date(datetime.fromtimestamp(calendar.timegm(value), UTC))
+            except (OverflowError, OSError, ValueError, TypeError):
+                continue
+    return None
+
+
+def _entry_body(entry: Mapping[str, Any]) -> str:
+    """The richest text an entry carries: its longest content, else its summary."""
+    contents = [str(c.get("value") or "") for c in entry.get("content") or [] if c]
+    best = max(contents, key=len, default="")
+    summary = str(entry.get("summary") or "")
+    return best if len(best) >= len(summary) else summary
+
+
+def _entry_authors(entry: Mapping[str, Any]) -> list[str]:
+    names = [str(a.get("name") or "") for a in entry.get("authors") or [] if hasattr(a, "get")]
+    if not any(names) and entry.get("author"):
+        names = [str(entry["author"])]
+    return [_text(n) for n in names]
+
+
+def _parse_xml(content: bytes, headers: Mapping[str, str], *, source: str, origin: str) -> Any:
+    parsed = feedparser.parse(
+        io.BytesIO(content),
+        response_headers=dict(headers),
+        resolve_relative_uris=True,
+        sanitize_html=True,
+    )
+    if not parsed.get("version") and not parsed.get("entries"):
+        reason = parsed.get("bozo_exception")
+        detail = f": {_one_line(reason)}" if reason else ""
+        raise SourceError(origin, f"not an RSS, Atom or JSON feed{detail}")
+    return parsed
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())[:300]
+
+
+def _from_feedparser(
+    parsed: Any, *, source: str, origin: str, base: str | None, link_only: bool = False
+) -> ParsedFeed:
+    feed = parsed.get("feed") or {}
+    language = feed.get("language")
+    result = ParsedFeed(
+        title=_text(feed.get("title")) or None,
+        kind=str(parsed.get("version") or "unknown"),
+        entries=len(parsed.get("entries") or []),
+    )
+    for number, entry in enumerate(parsed.get("entries") or [], start=1):
+        entry_origin = f"{origin}#entry-{number}"
+        try:
+            title = _text(entry.get("title"))
+            link = _http_link(entry.get("link"), base)
+            guid = entry.get("id")
+            result.items.append(
+                FeedItem(
+                    _make_article(
+                        source=source,
+                        origin=entry_origin,
+                        title=title,
+                        body=_entry_body(entry),
+                        link=link,
+                        guid=str(guid) if guid else None,
+                        published=_struct_date(entry, "published_parsed", "updated_parsed"),
+                        language=language,
+                        authors=_entry_authors(entry),
+                        link_only=link_only,
+                    ),
+                    link,
+                )
+            )
+        except SourceError as exc:
+            result.problems.append(exc)
+    return result
+
+
+def _looks_like_json(content: bytes, content_type: str) -> bool:
+    if "json" in content_type.lower():
+        return True
+    return content.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
+
+def parse_json_feed(
+    content: bytes, *, source: str, origin: str, base: str | None, link_only: bool = False
+) -> ParsedFeed:
+    """A JSON Feed (https://jsonfeed.org/version/1.1) as articles."""
+    try:
+        data = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceError(origin, f"not a JSON feed: {_one_line(exc)}") from None
+    if not isinstance(data, dict) or not _JSON_FEED_VERSION.match(str(data.get("version", ""))):
+        raise SourceError(origin, "not a JSON feed: no jsonfeed.org version")
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise SourceError(origin, "JSON feed has no items list")
+    base = _http_link(data.get("home_page_url"), base) or base
+    feed_authors = _json_authors(data)
+    result = ParsedFeed(title=_text(data.get("title")) or None, kind="json1", entries=len(items))
+    for number, item in enumerate(items, start=1):
+        entry_origin = f"{origin}#entry-{number}"
+        if not isinstance(item, dict):
+            result.problems.append(SourceError(entry_origin, "item is not a JSON object"))
+            continue
+        try:
+            link = _http_link(item.get("url") or item.get("external_url"), base)
+            body = str(item.get("content_html") or item.get("content_text") or "")
+            body = body or str(item.get("summary") or "")
+            guid = item.get("id")
+            result.items.append(
+                FeedItem(
+                    _make_article(
+                        source=source,
+                        origin=entry_origin,
+                        title=_text(item.get("title")),
+                        body=body,
+                        link=link,
+                        guid=str(guid) if guid not in (None, "") else None,
+                        published=parse_date(item.get("date_published"))
+                        or parse_date(item.get("date_modified")),
+                        language=str(item.get("language") or data.get("language") or "") or None,
+                        authors=_json_authors(item) or feed_authors,
+                        link_only=link_only,
+                    ),
+                    link,
+                )
+            )
+        except SourceError as exc:
+            result.problems.append(exc)
+    return result
+
+
+def _json_authors(obj: Mapping[str, Any]) -> list[str]:
+    authors = obj.get("authors")
+    if not isinstance(authors, list):
+        authors = [obj["author"]] if isinstance(obj.get("author"), dict) else []
+    return [_text(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
+
+
+def parse_feed(
+    content: bytes,
+    *,
+    source: str,
+    origin: str,
+    base_url: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    link_only: bool = False,
+) -> ParsedFeed:
+    """Articles from a fetched feed; raises :class:`SourceError` when it is not a feed.
+
+    Relative links resolve against ``base_url`` (the feed's final URL), else ``origin``. With
+    ``link_only`` (the caller will fetch each page), an entry with a link but neither title nor
+    text is kept, with an empty title, for its page to fill in.
+    """
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    base_url = base_url or (origin if canonicalize_url(origin) else None)
+    if not content.strip():
+        raise SourceError(origin, "empty response: no feed")
+    if _looks_like_json(content, headers.get("content-type", "")):
+        return parse_json_feed(
+            content, source=source, origin=origin, base=base_url, link_only=link_only
+        )
+    if base_url:
+        headers.setdefault("content-location", base_url)
+    parsed = _parse_xml(content, headers, source=source, origin=origin)
+    return _from_feedparser(
+        parsed, source=source, origin=origin, base=base_url, link_only=link_only
+    )

@@ -1,0 +1,202 @@
+"""The poll flow on a real (temporary) Prefect server, the serve deployment, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flows.cli import main
+from storage import models
+from storage.db import open_database
+from tests.conftest import DATA
+from tests.loopback import LoopbackServer, Reply
+
+LIVE = DATA / "live"
+
+
+@pytest.fixture
+def polite_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_ADDRESSES", "1")
+    monkeypatch.setenv("NEWSFLOW_HOST_DELAY", "0")
+    monkeypatch.setenv("NEWSFLOW_FETCH_BACKOFF", "0")
+    monkeypatch.setenv("NEWSFLOW_FETCH_RETRIES", "0")
+
+
+@pytest.fixture
+def sources_file(tmp_path: Path, loopback: LoopbackServer) -> Path:
+    feed = (LIVE / "feed.xml").read_text(encoding="utf-8").replace("{base}", loopback.base)
+    loopback.routes["/feed.xml"] = Reply(200, feed.encode(), {"ETag": '"v1"'})
+    loopback.routes["/world/arms-talks.html"] = Reply(200, (LIVE / "arms-talks.html").read_bytes())
+    loopback.routes["/down.xml"] = Reply(503, b"maintenance")
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "feeds:\n"
+        f"  - {{name: desk, url: '{loopback.url('/feed.xml')}', fetch_full_text: true,"
+        " tags: [trade]}\n"
+        f"  - {{name: down, url: '{loopback.url('/down.xml')}', poll_interval: 2h}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.prefect
+def test_poll_flow_polls_due_feeds_then_nothing(
+    prefect_server: None, polite_env: None, db_url: str, sources_file: Path
+) -> None:
+    from flows.poll import poll_flow
+
+    first = poll_flow(str(sources_file), database_url=db_url)
+    outcomes = {f.name: f.outcome for f in first.feeds}
+    assert outcomes == {"desk": "ok", "down": "error"}
+    assert first.totals.new == 3
+    assert [m for o, m in first.errors if o.endswith("/down.xml")] == ["HTTP 503"]
+    second = poll_flow(str(sources_file), database_url=db_url)
+    assert second.feeds == [] and second.totals.new == 0
+    with Session(open_database(db_url)) as session:
+        runs = session.scalars(select(models.IngestionRun).order_by(models.IngestionRun.id)).all()
+        assert [(r.status, r.new) for r in runs] == [("completed", 3), ("completed", 0)]
+        assert all(r.flow_run_id for r in runs)
+
+
+def test_serve_deployment_schedule(sources_file: Path, sqlite_url: str) -> None:
+    from flows.runtime import configure_prefect
+
+    configure_prefect()
+    from flows.poll import poll_deployment
+
+    deployment = poll_deployment(900, str(sources_file), sqlite_url)
+    assert deployment.name == "newsflow-poll"
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.interval == timedelta(seconds=900)
+    assert deployment.parameters == {
+        "sources_file": str(sources_file),
+        "database_url": sqlite_url,
+        "taxonomy": None,
+    }
+    assert deployment.concurrency_limit == 1
+
+
+@pytest.mark.prefect
+def test_cli_ingest_sources_and_sources_commands(
+    prefect_server: None,
+    polite_env: None,
+    sqlite_url: str,
+    sources_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["ingest", "--sources", str(sources_file), "--db", sqlite_url])
+    captured = capsys.readouterr()
+    assert code == 1  # one feed failed; the other's articles are stored
+    assert "Polled 2 feeds" in captured.out and "1 ok · 0 not modified · 1 failed" in captured.out
+    assert "feed down failed: HTTP 503" in captured.err
+    code = main(["ingest", "--sources", str(sources_file), "--db", sqlite_url])
+    assert code == 0 and "No feeds are due (2 configured" in capsys.readouterr().out
+    assert main(["sources", "list", "--db", sqlite_url]) == 0
+    assert "desk" in capsys.readouterr().out
+    assert main(["sources", "list", "--format", "json", "--db", sqlite_url]) == 0
+    listing = {f["name"]: f for f in json.loads(capsys.readouterr().out)}
+    assert (listing["down"]["last_error"], listing["down"]["error_count"]) == ("HTTP 503", 1)
+    assert listing["desk"]["etag"] == '"v1"'
+    code = main(["sources", "add", "extra", "http://127.0.0.1:9/feed", "--db", sqlite_url])
+    assert code == 0 and "Added feed extra" in capsys.readouterr().out
+    assert main(["sources", "remove", "down", "--db", sqlite_url]) == 0
+    assert "its articles are kept" in capsys.readouterr().out
+    assert main(["sources", "list", "--format", "json", "--db", sqlite_url]) == 0
+    assert '"extra"' in capsys.readouterr().out
+
+
+def test_cli_nothing_due_starts_no_flow(
+    capsys: pytest.CaptureFixture[str], sqlite_url: str
+) -> None:
+    assert main(["ingest", "--feeds", "--db", sqlite_url]) == 0
+    assert "No feeds are due (0 configured)." in capsys.readouterr().out
+    assert main(["ingest", "--feeds", "--format", "json", "--db", sqlite_url]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["due"], data["configured"]) == (0, 0)
+
+
+def test_cli_sources_file_commands(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    args = ["sources", "add", "desk", "https://a.example/rss", "--interval", "2h"]
+    assert main([*args, "--tag", "trade", "--file", str(path)]) == 0
+    assert "to " + str(path) in capsys.readouterr().out
+    assert main(["sources", "list", "--file", str(path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"name": "desk", "url": "https://a.example/rss", "poll_interval": 7200, "tags": ["trade"]}
+    ]
+    assert main(["sources", "remove", "desk", "--file", str(path)]) == 0
+    assert main(["sources", "remove", "desk", "--file", str(path)]) == 1
+    assert "no feed named 'desk'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["sources", "add", "x", "ftp://example.org/f"], 2, "is not an http(s) URL"),
+        (["sources", "add", "x", "http://e.example/f", "--interval", "1s"], 2, "poll_interval"),
+        (["sources", "add", "x", "http://e.example/f", "--tag", "gossip"], 1, "unknown topic"),
+        (["sources", "remove", "nope"], 1, "no feed named 'nope'"),
+        (["ingest", "--sources", "missing.yaml"], 1, "cannot read sources file"),
+        (["serve", "--interval", "1"], 2, "--interval"),
+    ],
+)
+def test_sources_cli_errors(
+    capsys: pytest.CaptureFixture[str], sqlite_url: str, args: list[str], code: int, message: str
+) -> None:
+    if args[:2] == ["sources", "remove"]:
+        assert main(["sources", "add", "y", "http://e.example/f", "--db", sqlite_url]) == 0
+        capsys.readouterr()
+    assert main([*args, "--db", sqlite_url]) == code
+    err = capsys.readouterr().err
+    assert err.startswith("newsflow: error:") and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.prefect
+def test_serve_runs_the_poll_flow_on_schedule(
+    tmp_path: Path, sources_file: Path, sqlite_url: str
+) -> None:
+    """`newsflow serve` in a subprocess: its local server schedules a run that polls the feeds."""
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "NEWSFLOW_ALLOW_PRIVATE_ADDRESSES": "1",
+        "NEWSFLOW_HOST_DELAY": "0",
+        "NEWSFLOW_FETCH_RETRIES": "0",
+    }
+    env.pop("PREFECT_API_URL", None)
+    command = [str(Path(sys.executable).with_name("newsflow")), "serve", "--db", sqlite_url]
+    process = subprocess.Popen(
+        [*command, "--sources", str(sources_file), "--interval", "60"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    runs: list[tuple[str, int]] = []
+    try:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(1)
+            if Path(sqlite_url.removeprefix("sqlite:///")).exists():
+                with Session(open_database(sqlite_url)) as session:
+                    runs = [(r.status, r.new) for r in session.scalars(select(models.IngestionRun))]
+                if runs and runs[0][0] == "completed":
+                    break
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    assert runs[:1] == [("completed", 3)], (out, err)
+    assert "Serving the poll flow every 60 s on a local Prefect server" in out
+    assert "Traceback" not in err
