@@ -3,6 +3,7 @@
 Re-tagging is a backfill over stored articles in id order (keyset pages, so a large table is
 never loaded at once). ``replace_tags`` writes only what changed: a tag whose score and
 evidence are the same is left as it is, so re-applying an unchanged taxonomy writes nothing.
+Tags a feed's configuration added (evidence of kind ``source``) are not the rules' to remove.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -60,6 +62,14 @@ class RetagCounts:
             "unchanged": self.unchanged,
             "by_topic": {t: self.by_topic[t] for t in sorted(self.by_topic)},
         }
+
+
+def assigned_by_source(evidence: Sequence[Any]) -> bool:
+    """A tag a feed's configuration gave (its evidence names the feed), not the taxonomy's rules:
+    re-tagging keeps it."""
+    return bool(evidence) and all(
+        isinstance(item, dict) and item.get("kind") == "source" for item in evidence
+    )
 
 
 def _selection(since: datetime | None) -> list[ColumnElement[bool]]:
@@ -133,7 +143,7 @@ def replace_tags(
             wanted = {t.topic: t for t in tags if topics is None or t.topic in topics}
             have = stored.get(article_id, {})
             for slug, old in have.items():
-                if slug not in wanted:
+                if slug not in wanted and not assigned_by_source(old.evidence):
                     removed.append((article_id, old.topic_id))
                     counts._count(slug, "removed")
             for slug, tag in wanted.items():

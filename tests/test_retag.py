@@ -109,3 +109,22 @@ def test_since_selects_by_publication_date(seeded: Engine) -> None:
 def test_unknown_topic_is_a_clear_error() -> None:
     with pytest.raises(NewsflowError, match=r"unknown topic 'nope'.*russia-china"):
         check_topic(tagger_for(None), "nope")
+
+
+def test_tags_a_feed_assigned_are_kept(seeded: Engine) -> None:
+    from sqlalchemy import insert
+
+    with Session(seeded) as session, session.begin():
+        topic_id = session.scalar(select(models.Topic.id).where(models.Topic.slug == "ukraine-war"))
+        session.execute(
+            insert(models.ArticleTopic).values(
+                article_id=1,
+                topic_id=topic_id,
+                score=1.0,
+                evidence=[{"kind": "source", "phrase": "kyiv-feed", "start": 0, "end": 0}],
+                tagger_version="rules-1+taxonomy-old",
+            )
+        )
+    counts = retag_batch(seeded, tagger_for(None), all_ids(seeded))
+    assert counts.removed == 0
+    assert "ukraine-war" in stored_tags(seeded)[1]
