@@ -117,6 +117,20 @@ def jaccard_rule(threshold: float) -> Rule:
     return rule
 
 
+def margins(data: LabelledSet, config: NearDupConfig) -> None:
+    """How far apart the two labels are: the most similar distinct pair per kind."""
+    sigs = {k: signature(a, config) for k, a in data.texts.items()}
+    worst: dict[str, float] = {}
+    for pair in data.pairs:
+        a, b = sigs[pair["a"]], sigs[pair["b"]]
+        if pair["label"] == "distinct" and a is not None and b is not None:
+            c = similarity(a, b).containment
+            worst[pair["kind"]] = max(worst.get(pair["kind"], 0.0), c)
+    print("\nhighest estimated containment among distinct pairs, by kind:")
+    for kind, value in sorted(worst.items(), key=lambda kv: -kv[1]):
+        print(f"  {kind:<22} {value:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=Path, default=PAIRS)
@@ -132,16 +146,19 @@ def main() -> None:
         print(f"  {kind:<22} {s.by_kind[kind]:>3}/{total:<3} right")
     for error in s.errors:
         print(f"  wrong: {error}")
-    print("\nalternatives (precision / recall):")
+    margins(data, default)
+    print("\nalternatives: precision / recall, and the share of 70 % prefixes joined")
+
+    def line(label: str, alt: Scores) -> None:
+        prefixes = alt.by_kind["prefix70"] / alt.kinds["prefix70"]
+        print(f"  {label:<32} {alt.precision:.3f} / {alt.recall:.3f}   prefix70 {prefixes:.2f}")
+
     for t in (0.5, 0.6, 0.7, 0.8):
-        alt = evaluate(data, default, jaccard_rule(t))
-        print(f"  plain Jaccard >= {t:.1f}:          {alt.precision:.3f} / {alt.recall:.3f}")
+        line(f"plain Jaccard >= {t:.1f}", evaluate(data, default, jaccard_rule(t)))
     for t in (0.6, 0.7, 0.8, 0.9):
-        alt = evaluate(data, replace(default, threshold=t))
-        print(f"  containment >= {t:.1f}:            {alt.precision:.3f} / {alt.recall:.3f}")
+        line(f"containment >= {t:.1f}", evaluate(data, replace(default, threshold=t)))
     for w in (3, 4, 5, 7):
-        alt = evaluate(data, replace(default, shingle_words=w))
-        print(f"  {w}-word shingles, default rule: {alt.precision:.3f} / {alt.recall:.3f}")
+        line(f"{w}-word shingles, default rule", evaluate(data, replace(default, shingle_words=w)))
 
 
 if __name__ == "__main__":

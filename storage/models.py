@@ -119,7 +119,9 @@ class ArticleBand(Base):
     """
 
     __tablename__ = "article_bands"
-    __table_args__ = (Index("ix_article_bands_band_bucket", "band", "bucket"),)
+    # Look-ups are ``bucket IN (...)``: an index led by the bucket serves them on both
+    # databases (SQLite scans the table for a row-value ``(band, bucket) IN (...)``).
+    __table_args__ = (Index("ix_article_bands_bucket", "bucket", "band"),)
 
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select, tuple_, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -192,11 +192,15 @@ def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupCon
         for row in session.scalars(select(models.Article).where(models.Article.url.in_(urls))):
             by_url[row.url] = row
     if guids:
+        # Two IN lists, not a row-value IN: SQLite probes the (source_id, guid) index for
+        # these but scans the whole table for ``(source_id, guid) IN (...)``.
         stmt = select(models.Article).where(
-            tuple_(models.Article.source_id, models.Article.guid).in_(guids)
+            models.Article.source_id.in_({source for source, _ in guids}),
+            models.Article.guid.in_({guid for _, guid in guids}),
         )
         for row in session.scalars(stmt):
-            by_guid[(row.source_id, row.guid)] = row
+            if (row.source_id, row.guid) in guids:
+                by_guid[(row.source_id, row.guid)] = row
     originals: dict[str, int] = {}
     stmt_hash = (
         select(models.Article.content_hash, models.Article.id)
