@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from processing.neardup import Signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +55,10 @@ class Tag:
 
 @dataclass(frozen=True, slots=True)
 class ProcessedArticle:
-    """An article ready to store: its exact-dedup hash and its topic tags."""
+    """An article ready to store: its dedup keys (exact hash, near-dup signature), its tags."""
 
     article: Article
     content_hash: str
     tags: tuple[Tag, ...] = ()
     tagger_version: str = ""
+    signature: Signature | None = None

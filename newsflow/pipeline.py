@@ -14,7 +14,9 @@ from sqlalchemy import Engine
 
 from newsflow.article import Article, ProcessedArticle, Tag
 from newsflow.errors import SourceError
+from newsflow.settings import Settings, load_settings
 from processing.dedup import content_hash
+from processing.neardup import NearDupConfig, signature
 from processing.tagger import Tagger
 from processing.taxonomy import load_taxonomy
 from storage import repository
@@ -35,11 +37,31 @@ def tag_document(tagger: Tagger, document: str) -> tuple[Tag, ...]:
     )
 
 
-def process(articles: Sequence[Article], tagger: Tagger) -> list[ProcessedArticle]:
-    """Dedup keys and topic tags for each article (pure: no I/O)."""
+def neardup_config(settings: Settings | None = None) -> NearDupConfig:
+    """Near-duplicate detection as configured (``NEWSFLOW_NEARDUP_*``, the config file)."""
+    s = settings or load_settings()
+    return NearDupConfig(
+        enabled=s.neardup_enabled,
+        shingle_words=s.neardup_shingle_words,
+        num_perm=s.neardup_num_perm,
+        bands=s.neardup_bands,
+        threshold=s.neardup_threshold,
+        min_length_ratio=s.neardup_min_length_ratio,
+    )
+
+
+def process(
+    articles: Sequence[Article], tagger: Tagger, near: NearDupConfig | None = None
+) -> list[ProcessedArticle]:
+    """Dedup keys (hash, near-dup signature) and topic tags for each article (no I/O)."""
+    near = near or neardup_config()
     return [
         ProcessedArticle(
-            article, content_hash(article), tag_document(tagger, article.document), tagger.version
+            article,
+            content_hash(article),
+            tag_document(tagger, article.document),
+            tagger.version,
+            signature(article, near) if near.enabled else None,
         )
         for article in articles
     ]
@@ -55,13 +77,21 @@ def prepare_database(database_url: str, tagger: Tagger) -> Engine:
 
 
 def ingest_batch(
-    items: Sequence[Article | SourceError], engine: Engine, tagger: Tagger, run_id: int | None
+    items: Sequence[Article | SourceError],
+    engine: Engine,
+    tagger: Tagger,
+    run_id: int | None,
+    near: NearDupConfig | None = None,
 ) -> BatchResult:
-    """Process and store one batch; inputs that failed to parse are recorded against the run."""
+    """Process and store one batch; inputs that failed to parse are recorded against the run.
+
+    ``near`` is the near-duplicate configuration; ``None`` reads it from the settings.
+    """
+    near = near or neardup_config()
     errors = [item for item in items if isinstance(item, SourceError)]
     articles = [item for item in items if isinstance(item, Article)]
     repository.record_errors(engine, run_id, errors)
-    result = repository.store_batch(engine, process(articles, tagger))
+    result = repository.store_batch(engine, process(articles, tagger, near), near)
     result.errors += len(errors)
     return result
 

@@ -21,7 +21,13 @@ from sqlalchemy import Engine
 from newsflow.article import Article, ProcessedArticle, Tag
 from newsflow.errors import NewsflowError, SourceError
 from newsflow.fetch import Fetcher, FetchPolicy
-from newsflow.pipeline import IngestSummary, prepare_database, process, tagger_for
+from newsflow.pipeline import (
+    IngestSummary,
+    neardup_config,
+    prepare_database,
+    process,
+    tagger_for,
+)
 from newsflow.settings import Settings
 from newsflow.sources import check_tags, load_sources, next_poll
 from parsers.extract import extract_page, with_full_text
@@ -210,8 +216,9 @@ def poll_feed(
                         )
             else:
                 articles = [i.article for i in items]
-            processed = _with_extra_tags(process(articles, tagger), feed.tags)
-            outcome.result = repository.store_batch(engine, processed)
+            near = neardup_config()
+            processed = _with_extra_tags(process(articles, tagger, near), feed.tags)
+            outcome.result = repository.store_batch(engine, processed, near)
             outcome.result.unchanged += outcome.skipped_known
             outcome.result.read += outcome.skipped_known
     errors = list(outcome.problems)

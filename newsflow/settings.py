@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -42,6 +42,30 @@ class Settings(BaseSettings):
     batch_size: int = Field(100, ge=1, le=100_000, description="Articles per task and commit.")
     manifest_name: str = Field(
         "manifest.yaml", description="Per-directory file with metadata for plain-text articles."
+    )
+    # Near-duplicate detection (processing/neardup.py). The first three shape the stored
+    # signatures and LSH buckets: change them only for a new database. The last two are the
+    # decision and can change at any time.
+    neardup_enabled: bool = Field(
+        True, description="Link near copies (syndicated, republished) to their original."
+    )
+    neardup_shingle_words: int = Field(
+        5, ge=1, le=20, description="Words per shingle (the unit of text compared)."
+    )
+    neardup_num_perm: int = Field(
+        128, ge=8, le=1024, description="MinHash permutations (signature length)."
+    )
+    neardup_bands: int = Field(
+        32, ge=1, le=1024, description="LSH bands; must divide neardup_num_perm."
+    )
+    neardup_threshold: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Estimated share of the shorter text's shingles found in the longer one.",
+    )
+    neardup_min_length_ratio: float = Field(
+        0.5, gt=0, le=1, description="The shorter text must have this share of the longer's."
     )
 
     # Live sources: fetching feeds and the pages they link to (see newsflow.fetch).
@@ -82,6 +106,15 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _bands_divide_permutations(self) -> Settings:
+        if self.neardup_num_perm % self.neardup_bands:
+            raise ValueError(
+                f"neardup_bands ({self.neardup_bands}) must divide "
+                f"neardup_num_perm ({self.neardup_num_perm})"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -8,12 +8,15 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -95,6 +98,37 @@ class Article(Base):
     tags: Mapped[list[ArticleTopic]] = relationship(
         back_populates="article", cascade="all, delete-orphan", lazy="selectin"
     )
+
+
+class ArticleSignature(Base):
+    """An article's MinHash signature (near-duplicate detection), one per article."""
+
+    __tablename__ = "article_signatures"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    scheme: Mapped[str] = mapped_column(String(100))  # parameters that made the signature
+    minhash: Mapped[bytes] = mapped_column(LargeBinary)
+    shingles: Mapped[int] = mapped_column(Integer)
+
+
+class ArticleBand(Base):
+    """LSH buckets of an original article's signature: one row per band.
+
+    Copies have a signature but no buckets: a new article is matched against originals only.
+    """
+
+    __tablename__ = "article_bands"
+    # Look-ups are ``bucket IN (...)``: an index led by the bucket serves them on both
+    # databases (SQLite scans the table for a row-value ``(band, bucket) IN (...)``).
+    __table_args__ = (Index("ix_article_bands_bucket", "bucket", "band"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger)
 
 
 class Topic(Base):

@@ -4,8 +4,11 @@
 - **unchanged**: the same record (canonical URL, or source + GUID) is stored with the same content;
 - **updated**: the same record is stored with different content or metadata: it is rewritten
   and re-tagged;
-- **duplicate**: a different record whose normalised text is already stored: it is stored with
-  ``duplicate_of`` pointing at the original, never dropped;
+- **duplicate**: a different record whose normalised text is already stored (exact copy), or
+  whose text is a near copy of a stored original's or of an earlier one in the batch
+  (syndicated or republished: see ``processing.neardup``): it is stored with ``duplicate_of``
+  pointing at the original, never dropped. Exact copies are found first, by content hash;
+  near copies through the LSH buckets of ``storage.signatures``;
 - **new**: anything else.
 A second run over the same input therefore changes nothing and adds nothing.
 """
@@ -17,13 +20,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select, tuple_, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from newsflow.article import ProcessedArticle
 from newsflow.errors import DatabaseError, SourceError
-from storage import models
+from processing.neardup import NearDupConfig, Signature, band_keys, is_near_copy, similarity
+from storage import models, signatures
 from storage.models import utcnow
 
 
@@ -122,7 +126,58 @@ def _tag_rows(
     ]
 
 
-def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
+class _NearIndex:
+    """Near-copy look-ups for one batch: stored originals (one query) and the batch's own."""
+
+    def __init__(
+        self, session: Session, items: Sequence[ProcessedArticle], config: NearDupConfig
+    ) -> None:
+        self.config = config
+        self.keys: dict[int, list[int]] = {}
+        if config.enabled:
+            for index, item in enumerate(items):
+                if item.signature is not None:
+                    self.keys[index] = band_keys(item.signature, config)
+        pairs = {(band, key) for keys in self.keys.values() for band, key in enumerate(keys)}
+        self.stored = signatures.articles_in_buckets(session, pairs) if pairs else {}
+        ids = {i for found in self.stored.values() for i in found}
+        self.signatures = signatures.load_signatures(session, ids, config.scheme) if ids else {}
+        self.batch: dict[tuple[int, int], list[tuple[Signature, models.Article]]] = {}
+
+    def original_of(self, index: int, item: ProcessedArticle) -> int | models.Article | None:
+        """The stored original's id, or the batch's original row, this item near-copies.
+
+        Among several, the most similar; on a tie a stored one before the batch's, the oldest
+        first.
+        """
+        keys = self.keys.get(index)
+        sig = item.signature
+        if keys is None or sig is None:
+            return None
+        stored_ids = {i for band, key in enumerate(keys) for i in self.stored.get((band, key), ())}
+        scored: list[tuple[float, int, int | models.Article]] = []
+        for article_id in sorted(stored_ids):
+            other = self.signatures.get(article_id)
+            if other is not None and is_near_copy(sig, other, self.config):
+                scored.append((similarity(sig, other).containment, -len(scored), article_id))
+        rows = {
+            id(row): (other, row)
+            for band, key in enumerate(keys)
+            for other, row in self.batch.get((band, key), ())
+        }
+        for other, row in rows.values():
+            if is_near_copy(sig, other, self.config):
+                scored.append((similarity(sig, other).containment, -len(scored), row))
+        return max(scored, key=lambda s: s[:2])[2] if scored else None
+
+    def add_original(self, index: int, item: ProcessedArticle, row: models.Article) -> None:
+        keys = self.keys.get(index)
+        if keys is not None and item.signature is not None:
+            for band, key in enumerate(keys):
+                self.batch.setdefault((band, key), []).append((item.signature, row))
+
+
+def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupConfig) -> BatchResult:
     result = BatchResult(read=len(items))
     source_ids = ensure_sources(session, {item.article.source for item in items})
     topic_ids = dict(session.execute(select(models.Topic.slug, models.Topic.id)).all())
@@ -137,11 +192,15 @@ def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
         for row in session.scalars(select(models.Article).where(models.Article.url.in_(urls))):
             by_url[row.url] = row
     if guids:
+        # Two IN lists, not a row-value IN: SQLite probes the (source_id, guid) index for
+        # these but scans the whole table for ``(source_id, guid) IN (...)``.
         stmt = select(models.Article).where(
-            tuple_(models.Article.source_id, models.Article.guid).in_(guids)
+            models.Article.source_id.in_({source for source, _ in guids}),
+            models.Article.guid.in_({guid for _, guid in guids}),
         )
         for row in session.scalars(stmt):
-            by_guid[(row.source_id, row.guid)] = row
+            if (row.source_id, row.guid) in guids:
+                by_guid[(row.source_id, row.guid)] = row
     originals: dict[str, int] = {}
     stmt_hash = (
         select(models.Article.content_hash, models.Article.id)
@@ -150,11 +209,15 @@ def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
     )
     for content, article_id in session.execute(stmt_hash):
         originals[content] = article_id
+    index_of = {id(item): index for index, item in enumerate(items)}
+    near_index = _NearIndex(session, items, near)
 
     now = utcnow()
     tag_rows: list[dict[str, object]] = []
     retagged: list[int] = []
-    pending: list[tuple[ProcessedArticle, models.Article, bool]] = []  # (item, row, is a copy)
+    # (item, row, is an exact copy, the original it near-copies: a stored id or a batch row)
+    pending: list[tuple[ProcessedArticle, models.Article, bool, int | models.Article | None]] = []
+    resigned: list[tuple[ProcessedArticle, models.Article]] = []
     batch_originals: set[str] = set()
     # A record read twice in one batch is handled once, where it first appears, with the
     # content of its last version; its other appearances change nothing more.
@@ -184,6 +247,7 @@ def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
             for name, value in vals.items():
                 setattr(existing, name, value)
             existing.updated_at = now
+            resigned.append((item, existing))
             retagged.append(existing.id)
             tag_rows.extend(_tag_rows(item, existing.id, topic_ids, now))
             result.updated += 1
@@ -195,26 +259,44 @@ def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
             continue
         new_row = models.Article(**vals, ingested_at=now, updated_at=now)
         session.add(new_row)
-        pending.append((item, new_row, is_copy))
-        if not is_copy:
+        near_of = None if is_copy else near_index.original_of(index_of[id(item)], item)
+        pending.append((item, new_row, is_copy, near_of))
+        if not is_copy and near_of is None:
             batch_originals.add(item.content_hash)
+            near_index.add_original(index_of[id(item)], item, new_row)
         if vals["url"]:
             by_url[vals["url"]] = new_row
         if vals["guid"]:
             by_guid[(vals["source_id"], vals["guid"])] = new_row
     session.flush()  # assigns ids to the new rows
-    for item, row, is_copy in pending:
-        if not is_copy:
+    for item, row, is_copy, near_of in pending:
+        if not is_copy and near_of is None:
             originals.setdefault(item.content_hash, row.id)
-    for item, row, is_copy in pending:
+    signed: list[tuple[int, Signature, list[int] | None]] = []
+    for item, row, is_copy, near_of in pending:
         if is_copy:
             row.duplicate_of = originals[item.content_hash]
+            result.duplicates += 1
+        elif near_of is not None:
+            row.duplicate_of = near_of if isinstance(near_of, int) else near_of.id
             result.duplicates += 1
         else:
             result.new += 1
             result.topics.update(tag.topic for tag in item.tags)
         result.new_ids.append(row.id)
         tag_rows.extend(_tag_rows(item, row.id, topic_ids, now))
+        if near.enabled and item.signature is not None:
+            is_original = not is_copy and near_of is None
+            keys = near_index.keys.get(index_of[id(item)]) if is_original else None
+            signed.append((row.id, item.signature, keys))
+    if near.enabled:
+        # An updated article gets the signature of its new text (buckets if an original).
+        signatures.forget(session, [row.id for _, row in resigned])
+        for item, row in resigned:
+            if item.signature is not None:
+                keys = band_keys(item.signature, near) if row.duplicate_of is None else None
+                signed.append((row.id, item.signature, keys))
+        signatures.save(session, signed, near.scheme)
     if retagged:
         session.execute(
             delete(models.ArticleTopic).where(models.ArticleTopic.article_id.in_(retagged))
@@ -224,14 +306,21 @@ def _store(session: Session, items: Sequence[ProcessedArticle]) -> BatchResult:
     return result
 
 
-def store_batch(engine: Engine, items: Sequence[ProcessedArticle]) -> BatchResult:
-    """Store one batch in one transaction; see the module docstring for the outcomes."""
+def store_batch(
+    engine: Engine, items: Sequence[ProcessedArticle], near: NearDupConfig | None = None
+) -> BatchResult:
+    """Store one batch in one transaction; see the module docstring for the outcomes.
+
+    ``near`` configures near-duplicate detection (the defaults when ``None``); it must be the
+    configuration the items' signatures were made with.
+    """
     if not items:
         return BatchResult()
+    near = near or NearDupConfig()
     for attempt in (1, 2):
         try:
             with Session(engine, expire_on_commit=False) as session, session.begin():
-                return _store(session, items)
+                return _store(session, items, near)
         except IntegrityError:
             # Another writer stored one of these records between our look-up and insert:
             # the second attempt finds it and treats it as stored.

@@ -1,0 +1,173 @@
+"""Near-duplicate keys: MinHash signatures over word shingles, LSH band keys, similarity.
+
+An article's *shingles* are the distinct runs of ``shingle_words`` consecutive words of its
+normalised body (the text :func:`processing.dedup.normalized_content` gives: case, accents,
+punctuation and spacing ignored; the title when there is no body, as for the exact hash). The
+headline is left out on purpose: syndicated copies often change it.
+
+A *signature* is the MinHash of the shingle set (``num_perm`` 32-bit values, datasketch's
+``affine32`` scheme with a fixed seed, so it is stable across processes) plus the number of
+shingles. The signature is cut into ``bands`` bands; each band is hashed to a 64-bit *bucket*.
+Two articles that share a bucket in any band are *candidates*: with 32 bands of 4 rows, a pair
+with Jaccard similarity 0.5 becomes a candidate with probability 0.87, at 0.7 with 0.9998,
+at 0.2 with 0.05.
+
+A candidate is a *near copy* when the estimated **containment** of the shorter shingle set in
+the longer is at least ``threshold`` and the shorter text has at least ``min_length_ratio`` of
+the longer one's shingles. Containment, not plain Jaccard, because a copy cut to its first 70 %
+has a Jaccard similarity of only 0.7 with its original although every shingle of it is in the
+original. It is estimated from the signatures alone: the MinHash agreement ``J`` estimates the
+Jaccard similarity, and with the set sizes ``a`` and ``b`` the overlap is
+``J (a + b) / (1 + J)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+from datasketch import MinHash
+
+from newsflow.article import Article
+from processing.dedup import normalized_content
+
+SEED = 1
+SCHEME = "affine32"
+_DTYPE = np.dtype("<u4")
+
+
+@dataclass(frozen=True)
+class NearDupConfig:
+    """Parameters of near-duplicate detection (see ``newsflow.settings`` for the defaults).
+
+    ``shingle_words``, ``num_perm`` and ``bands`` shape the stored signatures and buckets;
+    ``threshold`` and ``min_length_ratio`` only the decision, so they can change at any time.
+    """
+
+    enabled: bool = True
+    shingle_words: int = 5
+    num_perm: int = 128
+    bands: int = 32
+    threshold: float = 0.8
+    min_length_ratio: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.shingle_words < 1:
+            raise ValueError("shingle_words must be at least 1")
+        if self.bands < 1 or self.num_perm % self.bands:
+            raise ValueError(f"bands ({self.bands}) must divide num_perm ({self.num_perm})")
+
+    @property
+    def rows(self) -> int:
+        return self.num_perm // self.bands
+
+    @property
+    def scheme(self) -> str:
+        """Names the signature layout; signatures of different schemes are never compared."""
+        return f"minhash-{SCHEME}-s{SEED}-w{self.shingle_words}-p{self.num_perm}-b{self.bands}"
+
+
+@dataclass(frozen=True, eq=False)
+class Signature:
+    """A MinHash signature and the number of distinct shingles it summarises."""
+
+    values: npt.NDArray[np.uint32]
+    size: int
+
+    def to_bytes(self) -> bytes:
+        return self.values.astype(_DTYPE, copy=False).tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, size: int) -> Signature:
+        return cls(np.frombuffer(data, dtype=_DTYPE).astype(np.uint32), size)
+
+
+@dataclass(frozen=True)
+class Similarity:
+    jaccard: float  # estimated Jaccard similarity of the shingle sets
+    containment: float  # estimated share of the smaller set found in the larger
+    length_ratio: float  # smaller set size / larger set size
+
+
+def shingles(text: str, words: int) -> set[str]:
+    """The distinct runs of ``words`` consecutive words of the normalised text.
+
+    A text shorter than ``words`` words is one shingle (so it only matches itself).
+    """
+    tokens = normalized_content(text).split()
+    if not tokens:
+        return set()
+    if len(tokens) <= words:
+        return {" ".join(tokens)}
+    return {" ".join(tokens[i : i + words]) for i in range(len(tokens) - words + 1)}
+
+
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int) -> npt.NDArray[np.uint32]:
+    template = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME)
+    result: npt.NDArray[np.uint32] = template.permutations
+    return result
+
+
+def text_signature(text: str, config: NearDupConfig) -> Signature | None:
+    """The signature of a text, or ``None`` when it has no words."""
+    grams = shingles(text, config.shingle_words)
+    if not grams:
+        return None
+    minhash = MinHash(
+        num_perm=config.num_perm,
+        seed=SEED,
+        scheme=SCHEME,
+        permutations=_permutations(config.num_perm),
+    )
+    minhash.update_batch([g.encode("utf-8") for g in grams])
+    return Signature(np.asarray(minhash.hashvalues, dtype=np.uint32), len(grams))
+
+
+def signature(article: Article, config: NearDupConfig) -> Signature | None:
+    """The signature of an article's body (of its title when it has no body)."""
+    return text_signature(article.text, config) or text_signature(article.title, config)
+
+
+def band_keys(sig: Signature, config: NearDupConfig) -> list[int]:
+    """One bucket per band: a signed 64-bit hash (fits BIGINT) of the band number and values.
+
+    With the band number in the hash, a bucket key alone names its band, so the database can
+    look buckets up with a plain ``IN`` list on one indexed column.
+    """
+    data = sig.values.astype(_DTYPE, copy=False).tobytes()
+    step = config.rows * _DTYPE.itemsize
+    return [
+        int.from_bytes(
+            hashlib.blake2b(
+                band.to_bytes(2, "little") + data[band * step : (band + 1) * step], digest_size=8
+            ).digest(),
+            "little",
+            signed=True,
+        )
+        for band in range(config.bands)
+    ]
+
+
+def similarity(a: Signature, b: Signature) -> Similarity:
+    """Jaccard similarity, containment and length ratio estimated from two signatures."""
+    if a.values.shape != b.values.shape:
+        raise ValueError("signatures of different lengths cannot be compared")
+    jaccard = float(np.count_nonzero(a.values == b.values)) / len(a.values)
+    small, large = sorted((a.size, b.size))
+    overlap = jaccard * (a.size + b.size) / (1 + jaccard)
+    return Similarity(jaccard, min(1.0, overlap / small), small / large)
+
+
+def is_near_copy(a: Signature, b: Signature, config: NearDupConfig) -> bool:
+    """The decision rule applied to a candidate pair (see the module docstring)."""
+    sim = similarity(a, b)
+    return sim.containment >= config.threshold and sim.length_ratio >= config.min_length_ratio
+
+
+def shares_bucket(a: list[int], b: list[int]) -> bool:
+    """Whether two articles' band keys make them LSH candidates."""
+    return any(x == y for x, y in zip(a, b, strict=True))

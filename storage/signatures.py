@@ -1,0 +1,87 @@
+"""The near-duplicate index in the database: signatures and LSH buckets, saved and looked up.
+
+``article_signatures`` holds one MinHash signature per article; ``article_bands`` holds the
+LSH buckets (one row per band, indexed on ``(bucket, band)``) of *originals* only, since a
+new article is linked to an original, never to a copy. Look-ups are batched: one query finds
+every stored original that shares a bucket with any article of a batch, a second fetches their
+signatures. A bucket key hashes its band number too, so ``bucket IN (...)`` finds the right
+band's rows; the band is checked again here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from processing.neardup import Signature
+from storage import models
+
+# Keys per query: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters (a
+# batch of 100 articles with 32 bands needs 3,200).
+_KEYS_PER_QUERY = 16_000
+
+
+def articles_in_buckets(
+    session: Session, keys: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], list[int]]:
+    """Stored originals by ``(band, bucket)``, for the given pairs (one query per 16,000)."""
+    wanted = set(keys)
+    buckets = sorted({bucket for _, bucket in wanted})
+    found: dict[tuple[int, int], list[int]] = defaultdict(list)
+    B = models.ArticleBand
+    for start in range(0, len(buckets), _KEYS_PER_QUERY):
+        chunk = buckets[start : start + _KEYS_PER_QUERY]
+        stmt = select(B.band, B.bucket, B.article_id).where(B.bucket.in_(chunk))
+        for band, bucket, article_id in session.execute(stmt):
+            if (band, bucket) in wanted:
+                found[(band, bucket)].append(article_id)
+    return found
+
+
+def load_signatures(session: Session, ids: Iterable[int], scheme: str) -> dict[int, Signature]:
+    """The stored signatures of ``ids`` made with ``scheme`` (others cannot be compared)."""
+    wanted = sorted(set(ids))
+    S = models.ArticleSignature
+    result: dict[int, Signature] = {}
+    for start in range(0, len(wanted), _KEYS_PER_QUERY):
+        stmt = select(S.article_id, S.minhash, S.shingles).where(
+            S.article_id.in_(wanted[start : start + _KEYS_PER_QUERY]), S.scheme == scheme
+        )
+        for article_id, minhash, size in session.execute(stmt):
+            result[article_id] = Signature.from_bytes(bytes(minhash), size)
+    return result
+
+
+def forget(session: Session, ids: Sequence[int]) -> None:
+    """Remove the signatures and buckets of ``ids`` (before storing new ones)."""
+    if ids:
+        session.execute(delete(models.ArticleBand).where(models.ArticleBand.article_id.in_(ids)))
+        session.execute(
+            delete(models.ArticleSignature).where(models.ArticleSignature.article_id.in_(ids))
+        )
+
+
+def save(
+    session: Session, entries: Sequence[tuple[int, Signature, list[int] | None]], scheme: str
+) -> None:
+    """Store ``(article id, signature, band keys)``; keys ``None`` (a copy) stores no buckets."""
+    if not entries:
+        return
+    session.execute(
+        insert(models.ArticleSignature),
+        [
+            {"article_id": i, "scheme": scheme, "minhash": sig.to_bytes(), "shingles": sig.size}
+            for i, sig, _ in entries
+        ],
+    )
+    bands = [
+        {"article_id": i, "band": band, "bucket": bucket}
+        for i, _, keys in entries
+        if keys is not None
+        for band, bucket in enumerate(keys)
+    ]
+    if bands:
+        session.execute(insert(models.ArticleBand), bands)
