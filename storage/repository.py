@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -177,7 +177,25 @@ class _NearIndex:
                 self.batch.setdefault((band, key), []).append((item.signature, row))
 
 
+_WRITER_LOCK = 0x6E657773  # "news": the PostgreSQL advisory lock that serialises batch writes
+
+
+def _serialise_writers(session: Session) -> None:
+    """Hold the database's write lock for the whole batch transaction.
+
+    Dedup decides from what is stored, so two batches deciding at the same time (two feeds
+    polled in parallel, two workers) would each keep the same story as an original. Taking the
+    write lock before the first look-up makes batches decide one after the other: an advisory
+    lock on PostgreSQL, and on SQLite a no-op write, which takes the single writer lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITER_LOCK})
+    else:
+        session.execute(update(models.Source).where(models.Source.id == -1).values(id=-1))
+
+
 def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupConfig) -> BatchResult:
+    _serialise_writers(session)
     result = BatchResult(read=len(items))
     source_ids = ensure_sources(session, {item.article.source for item in items})
     topic_ids = dict(session.execute(select(models.Topic.slug, models.Topic.id)).all())

@@ -225,3 +225,31 @@ def test_articles_stored_before_the_index_are_signed_by_the_migration(db_url: st
     assert store(engine, variants(new)["edited"]).duplicates == 1
     assert duplicate_of(engine)["edited"] == stored.new_ids[1]
     engine.dispose()
+
+
+def test_copies_stored_at_the_same_moment_make_one_original(engine: Engine) -> None:
+    """Four writers (threads, each its own connection) store four copies of one new story."""
+    import threading
+
+    story = seed_articles()[1]
+    copies = list(variants(story).values())[:4]
+    tagger = tagger_for(None)
+    batches = [process([copy], tagger) for copy in copies]
+    start = threading.Barrier(len(batches))
+    results: list[BatchResult] = []
+
+    def write(batch: list[Any]) -> None:
+        start.wait()
+        results.append(store_batch(engine, batch))
+
+    threads = [threading.Thread(target=write, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted((r.new, r.duplicates) for r in results) == [(0, 1)] * 3 + [(1, 0)]
+    with Session(engine) as session:
+        originals = session.scalars(
+            select(models.Article.id).where(models.Article.duplicate_of.is_(None))
+        ).all()
+    assert len(originals) == 1

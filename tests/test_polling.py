@@ -282,3 +282,45 @@ def test_link_only_entries_take_title_and_text_from_their_page(
         article = session.scalars(select(models.Article)).one()
         assert article.title.startswith("Moscow and Beijing discuss strategic stability")
         assert article.text.startswith("Russian and Chinese officials")
+
+
+def test_a_syndicated_story_in_two_feeds_is_one_original_and_a_copy(
+    engine: Engine, db_url: str, loopback: LoopbackServer
+) -> None:
+    """Two feeds carry the same wire story with their own boilerplate and headline."""
+    story = (
+        "Russia and China signed an agreement on Tuesday to expand deliveries of natural gas "
+        "through a second pipeline, officials in Moscow and Beijing said after talks that "
+        "lasted two days. The deal covers fifty billion cubic metres a year over thirty years "
+        "and sets the price formula that had held up the project since it was first proposed. "
+        "Analysts said the agreement would deepen the energy partnership between the two "
+        "countries at a time when European demand for Russian gas has collapsed. Construction "
+        "is expected to begin next year, with first deliveries planned before the end of the "
+        "decade, according to the statement released by the two governments."
+    )
+
+    def rss(title: str, link: str, body: str) -> bytes:
+        return (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f"<item><title>{title}</title><link>{loopback.base}{link}</link>"
+            f"<description>{body}</description></item></channel></rss>"
+        ).encode()
+
+    loopback.routes["/a.xml"] = Reply(
+        200, rss("Russia, China sign gas deal", "/a/1", f"{story} Subscribe to Wire Daily.")
+    )
+    loopback.routes["/b.xml"] = Reply(
+        200,
+        rss("Moscow and Beijing agree on pipeline", "/b/9", f"By Desk Staff. {story} (c) Globe"),
+    )
+    settings = settings_for(db_url)
+    first, second = poll(
+        engine,
+        settings,
+        [FeedSource("wire-a", loopback.url("/a.xml")), FeedSource("globe", loopback.url("/b.xml"))],
+    )
+    assert first.result.new + second.result.new == 1
+    assert first.result.duplicates + second.result.duplicates == 1
+    with Session(engine) as session:
+        rows = session.scalars(select(models.Article).order_by(models.Article.id)).all()
+    assert len(rows) == 2 and rows[1].duplicate_of == rows[0].id
