@@ -6,10 +6,11 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -39,8 +40,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False, soft_wrap=False)
+out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+# Piped or redirected, lines are written whole (no wrapping at Rich's 80-column default);
+# on a terminal, Rich wraps them to its width. Tables keep their layout either way.
+out.soft_wrap = not out.is_terminal
+err.soft_wrap = not err.is_terminal
 
 
 class ListFormat(StrEnum):
@@ -66,7 +71,8 @@ DbOption = Annotated[
 ]
 
 
-def _date(value: str | None, flag: str) -> datetime | None:
+def _date(value: str | None, flag: str, *, whole_day: bool = False) -> datetime | None:
+    """A date option; with ``whole_day``, a bare YYYY-MM-DD means the end of that day."""
     if value is None:
         return None
     parsed = parse_date(value)
@@ -74,7 +80,13 @@ def _date(value: str | None, flag: str) -> datetime | None:
         raise typer.BadParameter(
             f"{value!r} is not a date (use YYYY-MM-DD or ISO 8601)", param_hint=flag
         )
+    if whole_day and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        return parsed + timedelta(days=1)  # the query's bound is exclusive
     return parsed
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _write_json(data: Any) -> None:
@@ -156,8 +168,8 @@ def _print_summary(summary: IngestSummary, seconds: float) -> None:
     where = ", ".join(summary.inputs)
     if t.new == t.updated == t.duplicates == 0 and not summary.errors:
         out.print(
-            f"Read {t.read} articles from {where}: nothing new, all {t.unchanged} already "
-            f"stored in {summary.database} (run #{summary.run_id})."
+            f"Read {_count(t.read, 'article')} from {where}: nothing new, "
+            f"all {t.unchanged} already stored in {summary.database} (run #{summary.run_id})."
         )
         return
     out.print(f"Ingested {where} into {summary.database} (run #{summary.run_id}, {seconds:.1f} s)")
@@ -480,7 +492,10 @@ def query(
         str | None, typer.Option(help='Full-text search: words, "phrases", OR, -word.')
     ] = None,
     since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Published before (YYYY-MM-DD).")] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Published on or before (YYYY-MM-DD, that whole day; or a timestamp)."),
+    ] = None,
     source: Annotated[str | None, typer.Option(help="Only articles from this source.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many articles.")] = 20,
     include_duplicates: Annotated[bool, typer.Option(help="Also list stored copies.")] = False,
@@ -494,7 +509,7 @@ def query(
         topic=topic,
         text=text,
         since=_date(since, "--since"),
-        until=_date(until, "--until"),
+        until=_date(until, "--until", whole_day=True),
         source=source,
         limit=limit,
         include_duplicates=include_duplicates,
@@ -542,9 +557,12 @@ def show(
         )
         for item in tag.evidence:
             start, end = int(item["start"]), int(item["end"])
+            if item["kind"] == "source":  # given by the feed's configuration, not a rule
+                _line(Text(f"  +{item['weight']:<5} {'source':<8} feed {item['phrase']}"))
+                continue
             where = (
                 str(item["phrase"])
-                if item["kind"] == "cooccur" or end > len(document)
+                if item["kind"] == "cooccur" or end > len(document) or start == end
                 else _context(document, start, end)
             )
             _line(Text(f"  +{item['weight']:<5} {item['kind']:<8} {item.get('rule', '')}: {where}"))
@@ -744,9 +762,11 @@ def retag(
     c = summary.counts
     out.print(
         Text(
-            f"Re-tagged {c.articles} articles in {summary.database} with {summary.tagger_version}"
-            f" in {seconds:.1f} s: {c.added} tags added, {c.removed} removed, "
-            f"{c.changed} changed, {c.unchanged} unchanged."
+            f"Re-tagged {_count(c.articles, 'article')} in {summary.database} "
+            f"with {summary.tagger_version} in {seconds:.1f} s: {c.added} tags added, "
+            f"{c.removed} removed, "
+            f"{c.changed} changed, {c.restamped} re-stamped with the new version only, "
+            f"{c.unchanged} unchanged."
         )
     )
     if c.by_topic:

@@ -72,9 +72,9 @@ def _summary_markdown(summary: RetagSummary) -> str:
         + (f", topic `{summary.topic}`" if summary.topic else "")
         + (f", published since {summary.since:%Y-%m-%d}" if summary.since else ""),
         "",
-        "| articles | tags added | removed | changed | unchanged |",
-        "|---|---|---|---|---|",
-        f"| {c.articles} | {c.added} | {c.removed} | {c.changed} | {c.unchanged} |",
+        "| articles | tags added | removed | changed | re-stamped | unchanged |",
+        "|---|---|---|---|---|---|",
+        f"| {c.articles} | {c.added} | {c.removed} | {c.changed} | {c.restamped} | {c.unchanged} |",
         "",
         "| topic | added | removed | changed |",
         "|---|---|---|---|",

@@ -84,6 +84,11 @@ class PollSummary(IngestSummary):
 
     feeds: list[FeedOutcome] = field(default_factory=list)
 
+    @property
+    def read(self) -> int:
+        """Feed entries read (a page that failed is an error, but its entry was still read)."""
+        return sum(f.entries for f in self.feeds)
+
     def as_dict(self) -> dict[str, object]:
         return {**super().as_dict(), "feeds": [f.as_dict() for f in self.feeds]}
 

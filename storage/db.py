@@ -74,8 +74,12 @@ def _create_engine(url: URL) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    connect_args = {"connect_timeout": 10} if url.get_backend_name() == "postgresql" else {}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    if url.get_backend_name() != "postgresql":
+        raise DatabaseError(
+            f"unsupported database URL {describe(url)}: newsflow stores articles in SQLite "
+            "(sqlite:///path or a file path) or PostgreSQL (postgresql://…)"
+        )
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
 
 
 def _alembic_config() -> Config:

@@ -1,8 +1,10 @@
 """Stored topic tags: reading articles back for re-tagging and replacing their tags.
 
 Re-tagging is a backfill over stored articles in id order (keyset pages, so a large table is
-never loaded at once). ``replace_tags`` writes only what changed: a tag whose score and
-evidence are the same is left as it is, so re-applying an unchanged taxonomy writes nothing.
+never loaded at once). ``replace_tags`` writes only what changed: a tag with the same score,
+evidence and tagger version is left as it is, so re-applying a taxonomy writes nothing the
+second time; a tag whose score and evidence are the same but which a new taxonomy version
+produced is re-stamped with that version (counted apart from real changes).
 Tags a feed's configuration added (evidence of kind ``source``) are not the rules' to remove.
 """
 
@@ -35,7 +37,8 @@ class RetagCounts:
     articles: int = 0
     added: int = 0
     removed: int = 0
-    changed: int = 0
+    changed: int = 0  # a different score or evidence
+    restamped: int = 0  # the same score and evidence, from a new tagger/taxonomy version
     unchanged: int = 0
     by_topic: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -46,7 +49,7 @@ class RetagCounts:
             per[what] += 1
 
     def add(self, other: RetagCounts) -> None:
-        for name in ("articles", "added", "removed", "changed", "unchanged"):
+        for name in ("articles", "added", "removed", "changed", "restamped", "unchanged"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for topic, per in other.by_topic.items():
             mine = self.by_topic.setdefault(topic, {"added": 0, "removed": 0, "changed": 0})
@@ -59,6 +62,7 @@ class RetagCounts:
             "added": self.added,
             "removed": self.removed,
             "changed": self.changed,
+            "restamped": self.restamped,
             "unchanged": self.unchanged,
             "by_topic": {t: self.by_topic[t] for t in sorted(self.by_topic)},
         }
@@ -180,7 +184,8 @@ def replace_tags(
                             tagged_at=now,
                         )
                     )
-                    counts._count(slug, "changed")
+                    same = (current.score, current.evidence) == (tag.score, tag.evidence)
+                    counts._count(slug, "restamped" if same else "changed")
                 else:
                     counts.unchanged += 1
         for article_id, topic_id in removed:

@@ -89,6 +89,8 @@ def test_query_formats(capsys: pytest.CaptureFixture[str], db: str) -> None:
     assert rows[0]["published"] == "2026-02-04T00:00:00+00:00"
     code, out, _ = run(capsys, "query", "--db", db, "--format", "jsonl", "--text", "reactors")
     assert [json.loads(line)["id"] for line in out.splitlines()] == [1]
+    code, out, _ = run(capsys, "query", "--db", db, "--format", "json", "--until", "2025-01-21")
+    assert [r["id"] for r in json.loads(out)] == [1]  # a bare date includes that day
     code, out, _ = run(capsys, "query", "--db", db, "--format", "csv", "--since", "2026-01-01")
     [row] = list(csv.DictReader(io.StringIO(out)))
     assert row["source"] == "seeds" and "russia-china" in row["topics"].split(";")
@@ -140,6 +142,8 @@ def test_clear_errors_exit_1(
 
 
 def test_unreachable_database(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "stats", "--db", "mysql://root@127.0.0.1/x")
+    assert code == 1 and "unsupported database" in err and "Traceback" not in err
     code, _, err = run(capsys, "stats", "--db", "postgresql://postgres@127.0.0.1:1/x")
     assert code == 1 and err.startswith("newsflow: error: cannot open postgresql")
     code, _, err = run(capsys, "query", "--db", f"sqlite:///{tmp_path}/no/such/dir.db")

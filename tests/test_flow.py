@@ -66,10 +66,10 @@ def test_retag_flow_applies_a_changed_taxonomy_once(
     changed.write_text(text, encoding="utf-8")
     first = retag_flow(database_url=sqlite_url, taxonomy=str(changed), batch_size=1)
     # Same rules, new version: every tag is rewritten with the new tagger version, none lost.
-    assert first.counts.articles == 2 and first.counts.changed > 0
-    assert (first.counts.added, first.counts.removed) == (0, 0)
+    assert first.counts.articles == 2 and first.counts.restamped > 0
+    assert (first.counts.added, first.counts.removed, first.counts.changed) == (0, 0, 0)
     again = retag_flow(database_url=sqlite_url, taxonomy=str(changed), batch_size=1)
-    assert (again.counts.added, again.counts.removed, again.counts.changed) == (0, 0, 0)
+    assert (again.counts.added, again.counts.removed, again.counts.restamped) == (0, 0, 0)
     with Session(open_database(sqlite_url)) as session:
         versions = set(session.scalars(select(models.ArticleTopic.tagger_version)))
     assert versions == {first.tagger_version} and "changed-" in first.tagger_version
