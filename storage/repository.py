@@ -29,6 +29,7 @@ from newsflow.errors import DatabaseError, SourceError
 from processing.neardup import NearDupConfig, Signature, band_keys, is_near_copy, similarity
 from storage import models, signatures
 from storage.models import utcnow
+from storage.tags import tag_row
 
 
 @dataclass
@@ -113,14 +114,7 @@ def _tag_rows(
     item: ProcessedArticle, article_id: int, topic_ids: dict[str, int], now: datetime
 ) -> list[dict[str, object]]:
     return [
-        {
-            "article_id": article_id,
-            "topic_id": topic_ids[tag.topic],
-            "score": tag.score,
-            "evidence": tag.evidence,
-            "tagger_version": item.tagger_version,
-            "tagged_at": now,
-        }
+        tag_row(article_id, topic_ids[tag.topic], tag, item.tagger_version, now)
         for tag in item.tags
         if tag.topic in topic_ids
     ]

@@ -68,6 +68,20 @@ class RetagCounts:
         }
 
 
+def tag_row(
+    article_id: int, topic_id: int, tag: Tag, tagger_version: str, now: datetime
+) -> dict[str, object]:
+    """An ``article_topics`` row for a bulk insert."""
+    return {
+        "article_id": article_id,
+        "topic_id": topic_id,
+        "score": tag.score,
+        "evidence": tag.evidence,
+        "tagger_version": tagger_version,
+        "tagged_at": now,
+    }
+
+
 def assigned_by_source(evidence: Sequence[Any]) -> bool:
     """A tag a feed's configuration gave (its evidence names the feed), not the taxonomy's rules:
     re-tagging keeps it."""
@@ -155,16 +169,7 @@ def replace_tags(
                     continue
                 current = have.get(slug)
                 if current is None:
-                    inserts.append(
-                        {
-                            "article_id": article_id,
-                            "topic_id": topic_ids[slug],
-                            "score": tag.score,
-                            "evidence": tag.evidence,
-                            "tagger_version": tagger_version,
-                            "tagged_at": now,
-                        }
-                    )
+                    inserts.append(tag_row(article_id, topic_ids[slug], tag, tagger_version, now))
                     counts._count(slug, "added")
                 elif (current.score, current.evidence, current.tagger_version) != (
                     tag.score,
