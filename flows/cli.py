@@ -48,6 +48,26 @@ out.soft_wrap = not out.is_terminal
 err.soft_wrap = not err.is_terminal
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from newsflow import __version__
+
+        sys.stdout.write(f"newsflow {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Ingest news articles, tag them with topics and query the stored database."""
+
+
 class ListFormat(StrEnum):
     table = "table"
     json = "json"
@@ -803,13 +823,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: runs the CLI and turns every failure into one line and an exit code."""
     debug = os.environ.get("NEWSFLOW_DEBUG") == "1"
     try:
-        result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        result = app(
+            args=list(argv) if argv is not None else None,
+            prog_name="newsflow",
+            standalone_mode=False,
+        )
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
         _error("aborted")
         return 130
     except TyperException as exc:  # bad arguments: usage errors carry exit code 2
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as written
+            sys.stderr.write(exc.format_message().rstrip() + "\n")
+            return 2
         ctx = getattr(exc, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         _error(f"error: {exc.format_message() if hasattr(exc, 'format_message') else exc}{hint}")

@@ -192,3 +192,11 @@ def test_output_is_escaped(
     assert "[bold red]Markup[/]" in out
     _, out, _ = run(capsys, "show", "1", "--db", sqlite_url)
     assert "[bold red]Markup[/] <script>x</script>" in out
+
+
+def test_version_and_bare_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("newsflow 0.")
+    for args in ([], ["sources"]):
+        code, _, err = run(capsys, *args)
+        assert code == 2 and err.startswith("Usage: newsflow") and "\nCommands:\n" in err
