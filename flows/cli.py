@@ -576,16 +576,7 @@ def show(
             )
         )
         for item in tag.evidence:
-            start, end = int(item["start"]), int(item["end"])
-            if item["kind"] == "source":  # given by the feed's configuration, not a rule
-                _line(Text(f"  +{item['weight']:<5} {'source':<8} feed {item['phrase']}"))
-                continue
-            where = (
-                str(item["phrase"])
-                if item["kind"] == "cooccur" or end > len(document) or start == end
-                else _context(document, start, end)
-            )
-            _line(Text(f"  +{item['weight']:<5} {item['kind']:<8} {item.get('rule', '')}: {where}"))
+            _line(Text("  " + _evidence_line(item, document)))
     out.print()
     out.print(Text(detail.text))
 
@@ -626,6 +617,20 @@ def topics(
 def _line(text: Text) -> None:
     """One line as is: explanations are read (and grepped) line by line, never re-wrapped."""
     out.print(text, soft_wrap=True)
+
+
+def _evidence_line(item: dict[str, Any], document: str) -> str:
+    """One piece of evidence: its weight, kind and rule, and the matched text in context."""
+    weight, kind = f"+{item['weight']:<5}", f"{item['kind']:<8}"
+    if item["kind"] == "source":  # given by the feed's configuration, not a rule
+        return f"{weight} {kind} feed {item['phrase']}"
+    start, end = int(item["start"]), int(item["end"])
+    where = (
+        str(item["phrase"])
+        if item["kind"] == "cooccur" or end > len(document) or start == end
+        else _context(document, start, end)
+    )
+    return f"{weight} {kind} {item.get('rule', '')}: {where}"
 
 
 def _context(document: str, start: int, end: int, width: int = 40) -> str:
@@ -682,12 +687,7 @@ def topics_test(
                 )
             )
             for ev in result.evidence:
-                where = (
-                    ev.phrase
-                    if ev.kind == "cooccur"
-                    else _context(article.document, ev.start, ev.end)
-                )
-                _line(Text(f"    +{ev.weight:<5} {ev.kind:<8} {ev.rule}: {where}"))
+                _line(Text("    " + _evidence_line(ev.as_dict(), article.document)))
         if silent and show_all:
             _line(Text(f"  no evidence: {', '.join(silent)}"))
 

@@ -221,7 +221,7 @@ def poll_feed(
                         )
             else:
                 articles = [i.article for i in items]
-            near = neardup_config()
+            near = neardup_config(settings)
             processed = _with_extra_tags(process(articles, tagger, near), feed.tags)
             outcome.result = repository.store_batch(engine, processed, near)
             outcome.result.unchanged += outcome.skipped_known
