@@ -24,7 +24,7 @@ from typer.exceptions import TyperException
 
 from newsflow import api
 from newsflow.article import document_of
-from newsflow.errors import NewsflowError
+from newsflow.errors import DatabaseError, NewsflowError
 from newsflow.pipeline import IngestSummary
 from parsers.dates import parse_date
 from storage.queries import ArticleQuery, ArticleRow
@@ -105,6 +105,13 @@ def _date(value: str | None, flag: str, *, whole_day: bool = False) -> datetime 
     return parsed
 
 
+RERUN_HINT = (
+    "The run is recorded as failed; the batches stored before the failure are kept and the "
+    "failed batch was not stored: run the same command again to ingest the rest "
+    "(articles already stored are skipped)"
+)
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
@@ -168,12 +175,15 @@ def ingest(
     from flows.ingest import ingest_flow
 
     started = time.monotonic()
-    summary: IngestSummary = ingest_flow(
-        [str(p) for p in paths],
-        database_url=settings.database_url,
-        taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
-        batch_size=settings.batch_size,
-    )
+    try:
+        summary: IngestSummary = ingest_flow(
+            [str(p) for p in paths],
+            database_url=settings.database_url,
+            taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
+            batch_size=settings.batch_size,
+        )
+    except DatabaseError as exc:
+        raise DatabaseError(f"{exc}. {RERUN_HINT}") from None
     seconds = time.monotonic() - started  # what the user waited, Prefect start-up included
     if output is DocFormat.json:
         _write_json({**summary.as_dict(), "seconds": round(seconds, 3)})

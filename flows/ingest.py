@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from prefect import flow, task
@@ -11,7 +12,7 @@ from prefect.context import get_run_context
 
 import parsers
 from newsflow.article import Article
-from newsflow.errors import SourceError
+from newsflow.errors import DatabaseError, SourceError
 from newsflow.pipeline import IngestSummary, ingest_batch, prepare_database, tagger_for
 from newsflow.settings import load_settings
 from storage import repository
@@ -64,7 +65,8 @@ def ingest_flow(
             result = ingest_batch_task(batch, settings.database_url, settings.taxonomy, run_id)
             summary.add(result, [item for item in batch if isinstance(item, SourceError)])
     except BaseException:
-        repository.finish_run(engine, run_id, summary.totals, status="failed")
+        with contextlib.suppress(DatabaseError):  # the database may be what failed
+            repository.finish_run(engine, run_id, summary.totals, status="failed")
         raise
     repository.finish_run(engine, run_id, summary.totals)
     create_markdown_artifact(

@@ -22,6 +22,7 @@ from processing.taxonomy import load_taxonomy
 from storage import repository
 from storage.db import open_database
 from storage.repository import BatchResult
+from storage.retry import with_retry
 
 
 @lru_cache(maxsize=8)
@@ -90,8 +91,11 @@ def ingest_batch(
     near = near or neardup_config()
     errors = [item for item in items if isinstance(item, SourceError)]
     articles = [item for item in items if isinstance(item, Article)]
-    repository.record_errors(engine, run_id, errors)
-    result = repository.store_batch(engine, process(articles, tagger, near), near)
+    processed = process(articles, tagger, near)
+    # A locked or unreachable database is waited for (db_retry_seconds), then the batch fails
+    # whole: nothing of it is stored and the next run stores it.
+    with_retry(engine, lambda: repository.record_errors(engine, run_id, errors))
+    result = with_retry(engine, lambda: repository.store_batch(engine, processed, near))
     result.errors += len(errors)
     return result
 

@@ -38,6 +38,7 @@ from storage.db import describe
 from storage.feeds import FeedRecord, FeedUpdate
 from storage.models import utcnow
 from storage.repository import BatchResult
+from storage.retry import with_retry
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
@@ -223,7 +224,11 @@ def poll_feed(
                 articles = [i.article for i in items]
             near = neardup_config(settings)
             processed = _with_extra_tags(process(articles, tagger, near), feed.tags)
-            outcome.result = repository.store_batch(engine, processed, near)
+            # A store that fails (after db_retry_seconds) raises before the feed's state is
+            # saved: its ETag/Last-Modified stay as they were and the next poll fetches again.
+            outcome.result = with_retry(
+                engine, lambda: repository.store_batch(engine, processed, near)
+            )
             outcome.result.unchanged += outcome.skipped_known
             outcome.result.read += outcome.skipped_known
     errors = list(outcome.problems)

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
         None, description="Topic taxonomy (YAML); the built-in one when unset."
     )
     batch_size: int = Field(100, ge=1, le=100_000, description="Articles per task and commit.")
+    db_retry_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="Seconds to keep retrying a locked or unreachable database before a batch "
+        "fails (it is then stored by the next run).",
+    )
     manifest_name: str = Field(
         "manifest.yaml", description="Per-directory file with metadata for plain-text articles."
     )

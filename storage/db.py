@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from newsflow.errors import DatabaseError
+from storage.errors import translate
+from storage.retry import DEFAULT_SECONDS, set_retry_seconds, with_retry
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS = Path(__file__).with_name("migrations")
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -53,16 +55,31 @@ def missing_sqlite_file(url: str) -> Path | None:
     return None if path.exists() else path
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(busy_timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA busy_timeout=%d" % busy_timeout_ms)  # noqa: UP031 (an int)
     cursor.close()
 
 
-def _create_engine(url: URL) -> Engine:
+def _clear_errors(url: URL, context: ExceptionContext) -> None:
+    """Operational driver errors become one-line :class:`DatabaseError` (see storage.errors)."""
+    if context.is_pre_ping or not isinstance(context.sqlalchemy_exception, OperationalError):
+        return
+    raise translate(context.original_exception, url) from context.original_exception
+
+
+def _create_engine(url: URL, retry_seconds: float = DEFAULT_SECONDS) -> Engine:
+    engine = _new_engine(url, retry_seconds)
+    event.listen(engine, "handle_error", partial(_clear_errors, url))
+    set_retry_seconds(engine, retry_seconds)
+    return engine
+
+
+def _new_engine(url: URL, retry_seconds: float) -> Engine:
+    wait_ms = max(0, int(retry_seconds * 1000))
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -71,15 +88,20 @@ def _create_engine(url: URL) -> Engine:
                 raise DatabaseError(
                     f"cannot open {describe(url)}: directory {parent} does not exist"
                 )
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, connect_args={"timeout": wait_ms / 1000})
+        event.listen(engine, "connect", partial(_sqlite_pragmas, wait_ms))
         return engine
     if url.get_backend_name() != "postgresql":
         raise DatabaseError(
             f"unsupported database URL {describe(url)}: newsflow stores articles in SQLite "
             "(sqlite:///path or a file path) or PostgreSQL (postgresql://…)"
         )
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    # A lock held longer than the retry budget fails the transaction (it is then retried
+    # by storage.retry) instead of waiting forever.
+    options = f"-c lock_timeout={wait_ms}" if wait_ms else ""
+    return create_engine(
+        url, pool_pre_ping=True, connect_args={"connect_timeout": 10, "options": options}
+    )
 
 
 def _alembic_config() -> Config:
@@ -110,11 +132,19 @@ def _explain(exc: SQLAlchemyError) -> str:
     return text[0] if text else type(original).__name__
 
 
-def open_database(url: str) -> Engine:
+def _configured_retry_seconds() -> float:
+    from newsflow.settings import load_settings
+
+    return load_settings().db_retry_seconds
+
+
+def open_database(url: str, retry_seconds: float | None = None) -> Engine:
     """A migrated engine for ``url``, shared per URL within the process.
 
-    Raises :class:`DatabaseError` with a one-line reason when the database cannot be reached
-    or migrated.
+    A database that is locked or not reachable yet is retried for ``retry_seconds``
+    (``db_retry_seconds`` when ``None``), which also bounds lock waits of later writes. Raises
+    :class:`DatabaseError` with a one-line reason when the database cannot be reached or
+    migrated.
     """
     parsed = normalize_url(url)
     key = parsed.render_as_string(hide_password=False)
@@ -122,9 +152,10 @@ def open_database(url: str) -> Engine:
         engine = _engines.get(key)
         if engine is not None:
             return engine
+        seconds = _configured_retry_seconds() if retry_seconds is None else retry_seconds
         try:
-            engine = _create_engine(parsed)
-            migrate(engine)
+            engine = _create_engine(parsed, seconds)
+            with_retry(engine, partial(migrate, engine))
         except NoSuchModuleError:
             raise DatabaseError(f"unsupported database URL {describe(parsed)}") from None
         except OperationalError as exc:

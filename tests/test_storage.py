@@ -189,7 +189,10 @@ def test_dates_round_trip_as_aware_utc(seeded: Engine) -> None:
     assert all(r.published is not None and r.published.tzinfo is not None for r in rows)
 
 
-def test_unreachable_databases_give_one_line_errors(tmp_path: Path) -> None:
+def test_unreachable_databases_give_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSFLOW_DB_RETRY_SECONDS", "0")  # test_faults.py covers the retries
     with pytest.raises(DatabaseError, match=r"directory .* does not exist"):
         open_database(f"sqlite:///{tmp_path}/missing/dir/news.db")
     with pytest.raises(DatabaseError, match="cannot open postgresql") as info:
