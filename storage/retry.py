@@ -53,10 +53,10 @@ def with_retry(
             return action()
         except DatabaseBusy as exc:
             waited = time.monotonic() - started
-            if waited + pause > budget:
+            if waited >= budget:
                 raise DatabaseBusy(
                     f"{exc}; gave up after {waited:.1f} s and {attempts} "
                     f"attempt{'s' if attempts > 1 else ''} (db_retry_seconds = {budget:g})"
                 ) from None
-            sleep(pause)
+            sleep(min(pause, budget - waited))
             pause = min(pause * 2, _LONGEST_PAUSE)

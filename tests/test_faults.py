@@ -1,0 +1,474 @@
+"""Faults: a run killed mid-batch, a locked or unreachable database, a full disk, a file that
+cannot be opened. Nothing is lost or doubled, and the user gets one clear line."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from flows.cli import main
+from newsflow.errors import DatabaseError
+from newsflow.pipeline import ingest_batch, prepare_database, tagger_for
+from newsflow.polling import make_fetcher, poll_feed
+from newsflow.sources import FeedSource
+from parsers import batched, iter_path
+from storage import feeds, models
+from storage.db import close_all, open_database
+from storage.errors import DatabaseBusy
+from storage.retry import with_retry
+from tests.conftest import ROOT, _libpq
+from tests.loopback import LoopbackServer, Reply, Request
+from tests.test_polling import settings_for
+
+WORDS = [
+    "minister",
+    "parliament",
+    "harbour",
+    "festival",
+    "drought",
+    "vaccine",
+    "satellite",
+    "railway",
+    "election",
+    "budget",
+    "orchestra",
+    "glacier",
+    "factory",
+    "refinery",
+    "tariff",
+    "embassy",
+    "summit",
+    "wildfire",
+    "museum",
+    "stadium",
+    "reactor",
+    "pipeline",
+    "vineyard",
+    "bridge",
+    "tunnel",
+    "airline",
+    "startup",
+    "court",
+    "verdict",
+    "protest",
+    "strike",
+    "treaty",
+    "province",
+    "island",
+    "coastline",
+    "village",
+    "senate",
+    "cabinet",
+    "ceasefire",
+    "reservoir",
+    "telescope",
+]
+
+
+def make_corpus(directory: Path, count: int, seed: int = 7) -> Path:
+    """``count`` distinct plain-text articles (no two near copies of each other)."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    for number in range(count):
+        sentences = [
+            " ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + "." for _ in range(12)
+        ]
+        body = "\n\n".join(" ".join(sentences[i : i + 3]) for i in range(0, 12, 3))
+        title = f"Report {number}: {' '.join(rng.choice(WORDS) for _ in range(5))}"
+        (directory / f"story-{number:03d}.txt").write_text(f"{title}\n\n{body}\n", "utf-8")
+    return directory
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        counts = {
+            name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()  # noqa: S608
+            for name in ("articles", "article_topics", "article_signatures", "article_bands")
+        }
+        counts["distinct guids"] = conn.execute(
+            select(func.count(func.distinct(models.Article.guid)))
+        ).scalar_one()
+        counts["distinct hashes"] = conn.execute(
+            select(func.count(func.distinct(models.Article.content_hash)))
+        ).scalar_one()
+        if engine.dialect.name == "sqlite":
+            counts["fts"] = conn.execute(text("SELECT count(*) FROM articles_fts")).scalar_one()
+        else:
+            counts["fts"] = conn.execute(
+                text("SELECT count(*) FROM articles WHERE search IS NOT NULL")
+            ).scalar_one()
+    return counts
+
+
+CHILD = """
+import sys
+from pathlib import Path
+from newsflow.pipeline import ingest_batch, prepare_database, tagger_for
+from parsers import batched, iter_path
+
+url, corpus, size = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+tagger = tagger_for(None)
+engine = prepare_database(url, tagger)
+for batch in batched(iter_path(corpus), size):
+    ingest_batch(batch, engine, tagger, None)
+    print("committed", flush=True)
+"""
+
+
+def test_killed_mid_batch_then_rerun_stores_every_article_once(db_url: str, tmp_path: Path) -> None:
+    corpus = make_corpus(tmp_path / "corpus", 60)
+    size = 10
+    prepare_database(db_url, tagger_for(None))  # migrated before the child starts
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD, db_url, str(corpus), str(size)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "committed"  # the first batch is stored
+        child.send_signal(signal.SIGKILL)  # while the second batch is processed or stored
+        child.wait(30)
+    assert child.returncode == -signal.SIGKILL
+    engine = open_database(db_url)
+    stored = table_counts(engine)["articles"]
+    assert 0 < stored < 60 and stored % size == 0  # whole batches only, never half of one
+
+    tagger = tagger_for(None)
+    for batch in batched(iter_path(corpus), size):  # the same run again
+        ingest_batch(batch, engine, tagger, None)
+    counts = table_counts(engine)
+    bands = 32  # the default neardup_bands: one row per band of each original
+    assert counts == {
+        "articles": 60,
+        "article_topics": counts["article_topics"],
+        "article_signatures": 60,
+        "article_bands": 60 * bands,
+        "distinct guids": 60,
+        "distinct hashes": 60,
+        "fts": 60,
+    }
+    with Session(engine) as session:
+        pairs = session.execute(
+            select(models.ArticleTopic.article_id, models.ArticleTopic.topic_id)
+        ).all()
+    assert len(pairs) == len(set(pairs))
+    again = [ingest_batch(b, engine, tagger, None) for b in batched(iter_path(corpus), size)]
+    assert sum(r.new for r in again) == 0 and sum(r.unchanged for r in again) == 60
+    assert table_counts(engine) == counts
+
+
+@contextmanager
+def sqlite_locked(url: str, seconds: float | None = None) -> Iterator[threading.Event]:
+    """Another connection holds ``BEGIN EXCLUSIVE`` on the SQLite file (until released)."""
+    path = make_url(url).database
+    assert path is not None
+    release = threading.Event()
+    held = threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(path, timeout=5, isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("UPDATE sources SET id = id WHERE id = -1")
+        held.set()
+        release.wait(seconds)
+        conn.execute("COMMIT")
+        conn.close()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    held.wait(10)
+    try:
+        yield release
+    finally:
+        release.set()
+        thread.join(10)
+
+
+@pytest.fixture
+def retry_seconds(monkeypatch: pytest.MonkeyPatch) -> float:
+    seconds = 1.5
+    monkeypatch.setenv("NEWSFLOW_DB_RETRY_SECONDS", str(seconds))
+    return seconds
+
+
+def test_sqlite_lock_released_in_time_the_batch_is_stored(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSFLOW_DB_RETRY_SECONDS", "20")
+    tagger = tagger_for(None)
+    engine = prepare_database(sqlite_url, tagger)
+    items = list(iter_path(make_corpus(tmp_path / "c", 5)))
+    with sqlite_locked(sqlite_url, seconds=1.0):
+        started = time.monotonic()
+        result = ingest_batch(items, engine, tagger, None)
+    assert time.monotonic() - started >= 0.8  # it waited for the lock
+    assert result.new == 5
+
+
+def test_sqlite_lock_held_too_long_fails_clearly_and_a_rerun_stores_the_batch(
+    sqlite_url: str, tmp_path: Path, retry_seconds: float
+) -> None:
+    tagger = tagger_for(None)
+    engine = prepare_database(sqlite_url, tagger)
+    items = list(iter_path(make_corpus(tmp_path / "c", 5)))
+    with sqlite_locked(sqlite_url), pytest.raises(DatabaseBusy) as info:
+        started = time.monotonic()
+        ingest_batch(items, engine, tagger, None)
+    waited = time.monotonic() - started
+    assert retry_seconds <= waited < retry_seconds * 4 + 5  # bounded
+    message = str(info.value)
+    assert str(make_url(sqlite_url).database) in message and "locked" in message
+    assert "gave up after" in message and "\n" not in message
+    assert table_counts(engine)["articles"] == 0  # the batch is not half-stored
+    assert ingest_batch(items, engine, tagger, None).new == 5  # the re-run stores it
+
+
+def test_retry_gives_up_after_its_budget_and_passes_other_errors_through() -> None:
+    engine = open_database("sqlite://", retry_seconds=0.5)
+    calls: list[float] = []
+
+    def busy() -> None:
+        calls.append(time.monotonic())
+        raise DatabaseBusy("sqlite:// is locked by another writer")
+
+    with pytest.raises(DatabaseBusy, match=r"gave up after .* attempts"):
+        with_retry(engine, busy)
+    assert 3 <= len(calls) <= 6 and calls[-1] - calls[0] <= 1.0
+    failures = iter([DatabaseBusy("busy"), DatabaseBusy("busy")])
+
+    def flaky() -> str:
+        error = next(failures, None)
+        if error:
+            raise error
+        return "stored"
+
+    assert with_retry(engine, flaky) == "stored"
+
+    def full() -> None:
+        calls.append(time.monotonic())
+        raise DatabaseError("disk full")
+
+    calls.clear()
+    with pytest.raises(DatabaseError, match="full"):
+        with_retry(engine, full)
+    assert len(calls) == 1  # not a wait-and-see error: raised at once
+    close_all()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_postgres_is_retried_then_fails_in_one_line(
+    capsys: pytest.CaptureFixture[str], retry_seconds: float
+) -> None:
+    url = f"postgresql://postgres:secret@127.0.0.1:{_closed_port()}/news"
+    started = time.monotonic()
+    with pytest.raises(DatabaseError, match="cannot open postgresql") as info:
+        open_database(url)
+    assert time.monotonic() - started >= retry_seconds * 0.9
+    assert "secret" not in str(info.value) and "gave up after" in str(info.value)
+    code = main(["stats", "--db", url])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and err.startswith("newsflow: error: cannot open")
+    assert "Traceback" not in err and "secret" not in err
+
+
+@pytest.mark.postgres
+def test_a_postgres_database_that_appears_later_is_waited_for(postgres_admin: str) -> None:
+    name = f"newsflow_test_{uuid.uuid4().hex[:12]}"
+    url = make_url(postgres_admin).set(database=name).render_as_string(hide_password=False)
+
+    def create_later() -> None:
+        time.sleep(1.0)
+        with psycopg.connect(_libpq(postgres_admin), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+    creator = threading.Thread(target=create_later)
+    creator.start()
+    try:
+        engine = open_database(url, retry_seconds=30)
+        creator.join()
+        assert table_counts(engine)["articles"] == 0  # migrated once it appeared
+    finally:
+        creator.join()
+        close_all()
+        with psycopg.connect(_libpq(postgres_admin), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+@pytest.mark.prefect
+def test_postgres_lock_fails_the_batch_the_run_is_failed_and_a_rerun_ingests_it(
+    prefect_server: None,
+    postgres_url: str,
+    tmp_path: Path,
+    retry_seconds: float,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    corpus = make_corpus(tmp_path / "corpus", 12)
+    prepare_database(postgres_url, tagger_for(None))
+    with psycopg.connect(_libpq(postgres_url)) as locker:
+        locker.execute("LOCK TABLE articles IN EXCLUSIVE MODE")
+        code = main(["ingest", str(corpus), "--db", postgres_url, "--batch-size", "5"])
+        locker.rollback()
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert "busy" in err and "run the same command again" in err
+    engine = open_database(postgres_url)
+    with Session(engine) as session:
+        runs = session.scalars(select(models.IngestionRun)).all()
+    assert [r.status for r in runs] == ["failed"]
+    assert table_counts(engine)["articles"] == 0
+    assert main(["ingest", str(corpus), "--db", postgres_url, "--batch-size", "5"]) == 0
+    assert table_counts(engine)["articles"] == 12
+
+
+def test_a_poll_whose_store_fails_fetches_again_next_time(
+    sqlite_url: str, loopback: LoopbackServer, retry_seconds: float
+) -> None:
+    feed = (ROOT / "tests/data/live/feed.xml").read_text("utf-8").replace("{base}", loopback.base)
+    validators: list[str | None] = []
+
+    def rss(request: Request) -> Reply:
+        validators.append(request.headers.get("if-none-match"))
+        if request.headers.get("if-none-match") == '"v1"':
+            return Reply(304)
+        return Reply(200, feed.encode(), {"Content-Type": "application/rss+xml", "ETag": '"v1"'})
+
+    loopback.routes["/feed.xml"] = rss
+    settings = settings_for(sqlite_url)
+    tagger = tagger_for(None)
+    engine = prepare_database(sqlite_url, tagger)
+    (record,) = feeds.sync_feeds(engine, [FeedSource("wire", loopback.url("/feed.xml"))])
+    with make_fetcher(settings) as fetcher:
+        with sqlite_locked(sqlite_url), pytest.raises(DatabaseBusy):
+            poll_feed(
+                record,
+                engine=engine,
+                tagger=tagger,
+                fetcher=fetcher,
+                settings=settings,
+                run_id=None,
+            )
+        (after,) = feeds.list_feeds(engine)
+        assert after.etag is None and after.last_polled_at is None  # state not advanced
+        outcome = poll_feed(
+            after, engine=engine, tagger=tagger, fetcher=fetcher, settings=settings, run_id=None
+        )
+    assert validators == [None, None]  # fetched in full again, not "not modified"
+    assert outcome.outcome == "ok" and outcome.result.new > 0
+    assert feeds.list_feeds(engine)[0].etag == '"v1"'
+
+
+def _limit_pages(engine: Engine, spare_pages: int) -> None:
+    """Every new connection may grow the file by ``spare_pages`` pages only (SQLITE_FULL)."""
+    with engine.connect() as conn:
+        pages = conn.execute(text("PRAGMA page_count")).scalar_one()
+
+    @event.listens_for(engine, "connect")
+    def _cap(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA max_page_count={int(pages) + spare_pages}")
+
+    engine.dispose()  # the pooled connections were opened without the cap
+
+
+def _big_corpus(directory: Path) -> Path:
+    directory.mkdir()
+    for number in range(3):
+        body = "\n\n".join(f"Paragraph {i} of story {number} " + "word " * 400 for i in range(60))
+        (directory / f"big-{number}.txt").write_text(f"Big story {number}\n\n{body}", "utf-8")
+    return directory
+
+
+def test_disk_full_gives_a_clear_error_naming_the_file(sqlite_url: str, tmp_path: Path) -> None:
+    tagger = tagger_for(None)
+    engine = prepare_database(sqlite_url, tagger)
+    _limit_pages(engine, 4)
+    with pytest.raises(DatabaseError) as info:
+        ingest_batch(list(iter_path(_big_corpus(tmp_path / "big"))), engine, tagger, None)
+    message = str(info.value)
+    assert not isinstance(info.value, DatabaseBusy)  # not retried: waiting does not free space
+    assert str(make_url(sqlite_url).database) in message and "disk is full" in message
+
+
+@pytest.mark.prefect
+def test_disk_full_through_the_cli(
+    prefect_server: None, sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = prepare_database(sqlite_url, tagger_for(None))
+    _limit_pages(engine, 4)  # the CLI in this process uses the same engine
+    code = main(["ingest", str(_big_corpus(tmp_path / "big")), "--db", sqlite_url])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert str(make_url(sqlite_url).database) in err and "disk is full" in err
+
+
+def test_a_directory_in_place_of_the_database_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "news.db"
+    folder.mkdir()
+    with pytest.raises(DatabaseError, match=r"news\.db is a directory, not a database file"):
+        open_database(str(folder))
+    code = main(["stats", "--db", str(folder)])
+    err = capsys.readouterr().err
+    assert code == 1 and "is a directory, not a database file" in err and err.count("\n") == 1
+
+
+def test_a_read_only_database_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    engine = prepare_database(str(mount / "news.db"), tagger_for(None))
+    ingest_batch(list(iter_path(make_corpus(tmp_path / "c", 2))), engine, tagger_for(None), None)
+    close_all()
+    remount = subprocess.run(
+        ["mount", "--bind", "-o", "ro", str(mount), str(mount)], capture_output=True, check=False
+    )
+    if remount.returncode != 0:  # without mount rights, open the file read-only instead
+        url = f"sqlite:///file:{mount / 'news.db'}?mode=ro&uri=true"
+    else:
+        url = f"sqlite:///{mount / 'news.db'}"
+    try:
+        code = main(["sources", "add", "wire", "https://example.org/feed.xml", "--db", url])
+        err = capsys.readouterr().err
+        assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+        assert "news.db" in err and ("read-only" in err or "cannot open" in err)
+    finally:
+        close_all()
+        if remount.returncode == 0:
+            subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_retry_settings_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsflow.errors import ConfigError
+    from newsflow.settings import load_settings
+
+    monkeypatch.setenv("NEWSFLOW_DB_RETRY_SECONDS", "-1")
+    with pytest.raises(ConfigError, match="db_retry_seconds"):
+        load_settings()
+    monkeypatch.setenv("NEWSFLOW_DB_RETRY_SECONDS", "2.5")
+    assert load_settings().db_retry_seconds == 2.5
+    assert os.environ["NEWSFLOW_DB_RETRY_SECONDS"] == "2.5"
