@@ -13,6 +13,7 @@ from pathlib import Path
 
 from newsflow.article import Article
 from newsflow.errors import SourceError
+from parsers.dates import date_problem
 from parsers.jsonl import iter_jsonl
 from parsers.manifest import Manifest, load_manifest
 from parsers.text import read_text_file
@@ -40,10 +41,15 @@ def _read_file(path: Path, manifest: Manifest) -> Iterator[Item]:
         yield from iter_jsonl(path, source=manifest.defaults.get("source") or path.stem)
     elif suffix in TEXT_SUFFIXES:
         source = path.parent.name or "local"
+        meta = manifest.for_file(path.name)
         try:
-            yield read_text_file(path, source=source, meta=manifest.for_file(path.name))
+            yield read_text_file(path, source=source, meta=meta)
         except SourceError as exc:
             yield exc
+            return
+        note = date_problem(meta.get("published"))
+        if note:
+            yield SourceError(str(path), note)
     else:
         kinds = ", ".join(sorted(SUPPORTED))
         yield SourceError(

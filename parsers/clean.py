@@ -63,6 +63,24 @@ def normalize_unicode(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+MAX_TITLE_CHARS = 1000
+
+
+def clip_title(title: str, text: str) -> tuple[str, str]:
+    """A title cut to :data:`MAX_TITLE_CHARS` (at a word, with "…"), and the text to keep.
+
+    A longer "title" is usually a whole article on one line: the full line then opens the
+    text, so nothing of it is lost.
+    """
+    if len(title) <= MAX_TITLE_CHARS:
+        return title, text
+    cut = title[: MAX_TITLE_CHARS - 1]
+    space = cut.rfind(" ")
+    if space > MAX_TITLE_CHARS // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…", f"{title}\n\n{text}" if text else title
+
+
 def normalize_line(line: str) -> str:
     return _SPACES.sub(" ", line).strip()
 

@@ -18,7 +18,27 @@ def to_utc(value: datetime) -> datetime:
 
 
 def parse_date(value: object) -> datetime | None:
-    """ISO 8601 or RFC 2822 text, a date, a datetime or a Unix timestamp; ``None`` if unusable."""
+    """ISO 8601 or RFC 2822 text, a date, a datetime or a Unix timestamp; ``None`` if unusable.
+
+    Dates before 1800 or from 2200 on are unusable too; :func:`date_problem` says why.
+    """
+    parsed = _read_date(value)
+    return parsed if parsed is not None and EARLIEST <= parsed < LATEST else None
+
+
+def date_problem(value: object) -> str | None:
+    """Why a given date is not used (the article is then stored without one); else ``None``."""
+    if value is None or value == "" or parse_date(value) is not None:
+        return None
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    if _read_date(value) is not None:
+        why = f"is outside {EARLIEST.year}-{LATEST.year - 1}"
+    else:
+        why = "is not a date"
+    return f"date {shown} {why}: the article is stored without a date"
+
+
+def _read_date(value: object) -> datetime | None:
     if value is None or value == "":
         return None
     parsed: datetime | None = None
@@ -42,5 +62,7 @@ def parse_date(value: object) -> datetime | None:
                 return None
     if parsed is None:
         return None
-    parsed = to_utc(parsed)
-    return parsed if EARLIEST <= parsed < LATEST else None
+    try:
+        return to_utc(parsed)
+    except (OverflowError, ValueError):  # year 1 or 9999 shifted out of range by its offset
+        return None

@@ -17,7 +17,7 @@ import trafilatura
 from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
 from newsflow.article import Article
-from parsers.clean import clean_body, normalize_line, normalize_unicode
+from parsers.clean import clean_body, clip_title, normalize_line, normalize_unicode
 from parsers.dates import parse_date
 from parsers.text import authors_of
 
@@ -76,7 +76,7 @@ def extract_page(html: str, url: str | None = None) -> PageContent | None:
     if not isinstance(document, dict):
         document = document.as_dict()
     raw_text = str(document.get("text") or "")
-    title = normalize_line(normalize_unicode(str(document.get("title") or "")))
+    title = clip_title(normalize_line(normalize_unicode(str(document.get("title") or ""))), "")[0]
     # trafilatura puts one paragraph per line
     paragraphs = clean_body("\n\n".join(raw_text.splitlines()), title)
     if sum(len(p) for p in paragraphs) < MIN_TEXT_CHARS:  # a menu or a stub, not an article

@@ -22,9 +22,9 @@ import feedparser
 
 from newsflow.article import Article
 from newsflow.errors import SourceError
-from parsers.clean import clean_body, normalize_line, normalize_unicode
-from parsers.dates import parse_date
-from parsers.html import html_to_text, looks_like_html
+from parsers.clean import clean_body, clip_title, normalize_line, normalize_unicode
+from parsers.dates import date_problem, parse_date
+from parsers.html import MAX_DEPTH, html_to_text, looks_like_html, nesting_depth
 from parsers.urls import canonicalize_url
 
 _JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/1(?:\.\d+)?/?$")
@@ -91,10 +91,11 @@ def _make_article(
         dict.fromkeys(a for a in (normalize_line(normalize_unicode(x)) for x in authors) if a)
     )
     guid = normalize_unicode(guid).strip()[:500] if guid else None
+    title, text = clip_title(title, "\n\n".join(paragraphs))
     return Article(
         source=source,
         title=title,
-        text="\n\n".join(paragraphs),
+        text=text,
         origin=origin,
         url=canonicalize_url(link),
         guid=guid or None,
@@ -102,6 +103,14 @@ def _make_article(
         language=(language or "").strip()[:16] or None,
         authors=unique_authors,
     )
+
+
+def _note_bad_date(result: ParsedFeed, raw: object) -> None:
+    """Report an entry's date that could not be used (its article is kept, without a date)."""
+    article = result.items[-1].article
+    note = date_problem(raw) if article.published is None else None
+    if note:
+        result.problems.append(SourceError(article.origin, note))
 
 
 def _struct_date(entry: Mapping[str, Any], *keys: str) -> datetime | None:
@@ -130,12 +139,23 @@ def _entry_authors(entry: Mapping[str, Any]) -> list[str]:
     return [_text(n) for n in names]
 
 
+def _deeply_nested(content: bytes) -> bool:
+    """Whether the document, or HTML in it (escaped or not), nests deeper than MAX_DEPTH."""
+    if content.count(b"<") + content.count(b"&lt;") <= MAX_DEPTH:
+        return False
+    return nesting_depth(content.decode("latin-1").replace("&lt;", "<")) > MAX_DEPTH
+
+
 def _parse_xml(content: bytes, headers: Mapping[str, str], *, source: str, origin: str) -> Any:
+    # feedparser's sanitiser and link resolver re-parse entry HTML at a cost that grows with
+    # depth times size; for hostile nesting they are skipped (entries are reduced to plain
+    # text by html_to_text either way, and entry links are resolved by _http_link).
+    careful = not _deeply_nested(content)
     parsed = feedparser.parse(
         io.BytesIO(content),
         response_headers=dict(headers),
-        resolve_relative_uris=True,
-        sanitize_html=True,
+        resolve_relative_uris=careful,
+        sanitize_html=careful,
     )
     if not parsed.get("version") and not parsed.get("entries"):
         reason = parsed.get("bozo_exception")
@@ -181,6 +201,7 @@ def _from_feedparser(
                     link,
                 )
             )
+            _note_bad_date(result, entry.get("published") or entry.get("updated"))
         except SourceError as exc:
             result.problems.append(exc)
     return result
@@ -236,6 +257,7 @@ def parse_json_feed(
                     link,
                 )
             )
+            _note_bad_date(result, item.get("date_published") or item.get("date_modified"))
         except SourceError as exc:
             result.problems.append(exc)
     return result

@@ -3,7 +3,9 @@
 Recognised keys (first present wins): title / headline; text / body / content / html
 (HTML is converted to text); url / link; guid / id; source / site / source_name;
 published / published_at / date / pubDate; language / lang; authors / author.
-A bad line is reported with its line number and the rest of the file is still read.
+A bad line (invalid JSON or UTF-8, longer than :data:`MAX_LINE_BYTES`, not an article) is
+reported with its line number and the rest of the file is still read; a date that cannot be
+used is reported too, and its article stored without a date.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from typing import Any
 
 from newsflow.article import Article
 from newsflow.errors import SourceError
-from parsers.clean import clean_body, normalize_line, normalize_unicode
-from parsers.dates import parse_date
+from parsers.clean import clean_body, clip_title, normalize_line, normalize_unicode
+from parsers.dates import date_problem, parse_date
 from parsers.html import html_to_text, looks_like_html
 from parsers.text import authors_of
 from parsers.urls import canonicalize_url
 
+MAX_LINE_BYTES = 20 * 1024 * 1024  # one article; as parsers.text.MAX_TEXT_BYTES
 _KEYS: dict[str, tuple[str, ...]] = {
     "title": ("title", "headline"),
     "text": ("text", "body", "content", "html"),
@@ -60,10 +63,11 @@ def parse_record(record: object, *, origin: str, source: str) -> Article:
     if isinstance(src, dict):  # {"name": "...", "url": "..."}
         src = src.get("name")
     language = _first(record, "language")
+    title, text = clip_title(title, "\n\n".join(paragraphs))
     return Article(
         source=str(src or source),
         title=title,
-        text="\n\n".join(paragraphs),
+        text=text,
         origin=origin,
         url=canonicalize_url(str(_first(record, "url") or "")),
         guid=str(guid) if guid is not None else None,
@@ -81,16 +85,30 @@ def iter_jsonl(path: Path, *, source: str) -> Iterator[Article | SourceError]:
         yield SourceError(str(path), f"cannot read file: {exc.strerror or exc}")
         return
     with handle:
-        for number, line in enumerate(handle, start=1):
+        number = 0
+        while line := handle.readline(MAX_LINE_BYTES + 1):
+            number += 1
             origin = f"{path}:{number}"
+            if len(line) > MAX_LINE_BYTES:
+                while line and not line.endswith(b"\n"):  # skip the rest of the line, unread
+                    line = handle.readline(1 << 20)
+                yield SourceError(origin, f"line longer than the {MAX_LINE_BYTES} byte cap")
+                continue
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            except UnicodeDecodeError as exc:
+                yield SourceError(origin, f"not UTF-8: {exc.reason} at byte {exc.start}")
+                continue
+            except json.JSONDecodeError as exc:
                 yield SourceError(origin, f"invalid JSON: {exc}")
                 continue
             try:
                 yield parse_record(record, origin=origin, source=source)
             except SourceError as exc:
                 yield exc
+                continue
+            note = date_problem(_first(record, "published"))
+            if note:  # the article is stored; the unusable date is reported, not dropped silently
+                yield SourceError(origin, note)

@@ -8,7 +8,7 @@ from typing import Any
 
 from newsflow.article import Article
 from newsflow.errors import SourceError
-from parsers.clean import clean_article_text
+from parsers.clean import clean_article_text, clip_title
 from parsers.dates import parse_date
 from parsers.urls import canonicalize_url
 
@@ -48,10 +48,11 @@ def parse_text(
     if not title and not cleaned.paragraphs:
         raise SourceError(origin, "empty article: no title and no text")
     url = canonicalize_url(meta.get("url")) if meta.get("url") else None
+    title, text = clip_title(title, cleaned.text)
     return Article(
         source=str(meta.get("source") or source),
         title=title,
-        text=cleaned.text,
+        text=text,
         origin=origin,
         url=url,
         guid=str(meta["guid"]) if meta.get("guid") else None,
