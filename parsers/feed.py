@@ -108,14 +108,17 @@ def _make_article(
 def _note_bad_date(result: ParsedFeed, raw: object) -> None:
     """Report an entry's date that could not be used (its article is kept, without a date)."""
     article = result.items[-1].article
-    note = date_problem(raw) if article.published is None else None
+    if article.published is not None or raw in (None, ""):
+        return
+    note = date_problem(raw) or f"date {raw!r} cannot be read: the article is stored without a date"
     if note:
         result.problems.append(SourceError(article.origin, note))
 
 
 def _struct_date(entry: Mapping[str, Any], *keys: str) -> datetime | None:
     for key in keys:
-        value = entry.get(key)
+        # dict.get: feedparser's own get maps a missing "updated*" to "published*" and warns
+        value = dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
         if value:
             try:
                 return parse_date(datetime.fromtimestamp(calendar.timegm(value), UTC))
@@ -201,7 +204,7 @@ def _from_feedparser(
                     link,
                 )
             )
-            _note_bad_date(result, entry.get("published") or entry.get("updated"))
+            _note_bad_date(result, dict.get(entry, "published") or dict.get(entry, "updated"))
         except SourceError as exc:
             result.problems.append(exc)
     return result
