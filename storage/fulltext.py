@@ -52,6 +52,7 @@ def apply_search(
     stmt: Select[Any], dialect: str, query: str
 ) -> tuple[Select[Any], ColumnElement[float]]:
     """``stmt`` restricted to articles matching ``query``, and a rank (lower is better)."""
+    query = query.replace("\x00", " ")  # PostgreSQL text cannot hold NUL; it is no word anyway
     match_expression = fts5_query(query)  # also rejects a query with no words, on every backend
     if dialect == "sqlite":
         fts = table("articles_fts", column("rowid"))
