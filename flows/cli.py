@@ -19,12 +19,12 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 from typer.exceptions import TyperException
 
 from newsflow import api
 from newsflow.article import document_of
 from newsflow.errors import DatabaseError, NewsflowError
+from newsflow.escape import TerminalText as Text  # no markup, no control characters
 from newsflow.pipeline import IngestSummary
 from parsers.dates import parse_date
 from storage.queries import ArticleQuery, ArticleRow
@@ -198,11 +198,15 @@ def _print_summary(summary: IngestSummary, seconds: float) -> None:
     where = ", ".join(summary.inputs)
     if t.new == t.updated == t.duplicates == 0 and not summary.errors:
         out.print(
-            f"Read {_count(t.read, 'article')} from {where}: nothing new, "
-            f"all {t.unchanged} already stored in {summary.database} (run #{summary.run_id})."
+            Text(
+                f"Read {_count(t.read, 'article')} from {where}: nothing new, "
+                f"all {t.unchanged} already stored in {summary.database} (run #{summary.run_id})."
+            )
         )
         return
-    out.print(f"Ingested {where} into {summary.database} (run #{summary.run_id}, {seconds:.1f} s)")
+    out.print(
+        Text(f"Ingested {where} into {summary.database} (run #{summary.run_id}, {seconds:.1f} s)")
+    )
     out.print(
         f"  read {summary.read} · new {t.new} · updated {t.updated} · "
         f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors}"
@@ -286,9 +290,11 @@ def _print_poll(summary: PollSummary, seconds: float) -> None:
     for feed in summary.feeds:
         states[feed.outcome] = states.get(feed.outcome, 0) + 1
     out.print(
-        f"Polled {len(summary.feeds)} feeds into {summary.database} "
-        f"(run #{summary.run_id}, {seconds:.1f} s): {states['ok']} ok · "
-        f"{states['not-modified']} not modified · {states['error']} failed",
+        Text(
+            f"Polled {len(summary.feeds)} feeds into {summary.database} "
+            f"(run #{summary.run_id}, {seconds:.1f} s): {states['ok']} ok · "
+            f"{states['not-modified']} not modified · {states['error']} failed"
+        ),
         soft_wrap=True,
     )
     out.print(

@@ -13,6 +13,7 @@ from prefect.context import get_run_context
 import parsers
 from newsflow.article import Article
 from newsflow.errors import DatabaseError, SourceError
+from newsflow.escape import markdown_cell
 from newsflow.pipeline import IngestSummary, ingest_batch, prepare_database, tagger_for
 from newsflow.settings import load_settings
 from storage import repository
@@ -38,10 +39,10 @@ def _summary_markdown(summary: IngestSummary) -> str:
         "| topic | articles |",
         "|---|---|",
     ]
-    lines += [f"| {topic} | {count} |" for topic, count in summary.topics]
+    lines += [f"| {markdown_cell(topic)} | {count} |" for topic, count in summary.topics]
     if summary.errors:
         lines += ["", "| input | error |", "|---|---|"]
-        lines += [f"| {o} | {m.replace('|', '/')} |" for o, m in summary.errors[:100]]
+        lines += [f"| {markdown_cell(o)} | {markdown_cell(m)} |" for o, m in summary.errors[:100]]
     return "\n".join(lines)
 
 

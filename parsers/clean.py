@@ -81,6 +81,17 @@ def clip_title(title: str, text: str) -> tuple[str, str]:
     return cut.rstrip() + "…", f"{title}\n\n{text}" if text else title
 
 
+# Column sizes in storage.models: longer values are cut to fit (PostgreSQL would refuse them).
+MAX_SOURCE_CHARS = 200
+MAX_GUID_CHARS = 500
+MAX_LANGUAGE_CHARS = 16
+
+
+def field_text(value: object, limit: int) -> str:
+    """A one-line metadata value (source, GUID, language): normalised and cut to ``limit``."""
+    return normalize_line(normalize_unicode(str(value)).replace("\n", " "))[:limit]
+
+
 def normalize_line(line: str) -> str:
     return _SPACES.sub(" ", line).strip()
 

@@ -17,7 +17,16 @@ from typing import Any
 
 from newsflow.article import Article
 from newsflow.errors import SourceError
-from parsers.clean import clean_body, clip_title, normalize_line, normalize_unicode
+from parsers.clean import (
+    MAX_GUID_CHARS,
+    MAX_LANGUAGE_CHARS,
+    MAX_SOURCE_CHARS,
+    clean_body,
+    clip_title,
+    field_text,
+    normalize_line,
+    normalize_unicode,
+)
 from parsers.dates import date_problem, parse_date
 from parsers.html import html_to_text, looks_like_html
 from parsers.text import authors_of
@@ -65,14 +74,14 @@ def parse_record(record: object, *, origin: str, source: str) -> Article:
     language = _first(record, "language")
     title, text = clip_title(title, "\n\n".join(paragraphs))
     return Article(
-        source=str(src or source),
+        source=field_text(src or source, MAX_SOURCE_CHARS) or source,
         title=title,
         text=text,
         origin=origin,
         url=canonicalize_url(str(_first(record, "url") or "")),
-        guid=str(guid) if guid is not None else None,
+        guid=str(guid)[:MAX_GUID_CHARS] if guid is not None else None,
         published=parse_date(_first(record, "published")),
-        language=str(language) if language else None,
+        language=field_text(language, MAX_LANGUAGE_CHARS) or None if language else None,
         authors=authors_of(_first(record, "authors")),
     )
 

@@ -8,7 +8,16 @@ from typing import Any
 
 from newsflow.article import Article
 from newsflow.errors import SourceError
-from parsers.clean import clean_article_text, clip_title
+from parsers.clean import (
+    MAX_GUID_CHARS,
+    MAX_LANGUAGE_CHARS,
+    MAX_SOURCE_CHARS,
+    clean_article_text,
+    clip_title,
+    field_text,
+    normalize_line,
+    normalize_unicode,
+)
 from parsers.dates import parse_date
 from parsers.urls import canonicalize_url
 
@@ -44,20 +53,22 @@ def parse_text(
     """An :class:`Article` from plain text and optional metadata (see :mod:`parsers.manifest`)."""
     meta = meta or {}
     cleaned = clean_article_text(raw)
-    title = str(meta.get("title") or cleaned.title).strip()
+    title = normalize_line(normalize_unicode(str(meta.get("title") or cleaned.title)))
     if not title and not cleaned.paragraphs:
         raise SourceError(origin, "empty article: no title and no text")
     url = canonicalize_url(meta.get("url")) if meta.get("url") else None
     title, text = clip_title(title, cleaned.text)
     return Article(
-        source=str(meta.get("source") or source),
+        source=field_text(meta.get("source") or source, MAX_SOURCE_CHARS) or source,
         title=title,
         text=text,
         origin=origin,
         url=url,
-        guid=str(meta["guid"]) if meta.get("guid") else None,
+        guid=str(meta["guid"])[:MAX_GUID_CHARS] if meta.get("guid") else None,
         published=parse_date(meta.get("published")),
-        language=str(meta["language"]) if meta.get("language") else None,
+        language=field_text(meta["language"], MAX_LANGUAGE_CHARS) or None
+        if meta.get("language")
+        else None,
         authors=authors_of(meta.get("authors")),
     )
 
