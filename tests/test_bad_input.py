@@ -440,3 +440,27 @@ def test_deeply_nested_html_in_jsonl(engine: Engine, tmp_path: Path) -> None:
     _, errors = ingest_files(engine, path)
     assert time.monotonic() - started < 20
     assert errors == [] and articles(engine)[0].text == STORY
+
+
+def test_over_long_metadata_is_cut_to_its_column(engine: Engine, tmp_path: Path) -> None:
+    # PostgreSQL refuses a value longer than its column, which would fail the whole batch.
+    path = tmp_path / "dump.jsonl"
+    record = {
+        "title": "Long fields",
+        "text": STORY,
+        "id": "g" * 600,
+        "source": "s" * 300,
+        "language": "en-" + "x" * 100,
+    }
+    path.write_text(
+        json.dumps(record) + "\n" + json.dumps({"title": "Neighbour", "text": story("n")}) + "\n",
+        "utf-8",
+    )
+    _, errors = ingest_files(engine, path)
+    assert errors == []
+    rows = {a.title: a for a in articles(engine)}
+    assert set(rows) == {"Long fields", "Neighbour"}
+    long = rows["Long fields"]
+    assert long.guid == "g" * 500 and long.language == ("en-" + "x" * 100)[:16]
+    with Session(engine) as session:
+        assert "s" * 200 in session.scalars(select(models.Source.name)).all()
