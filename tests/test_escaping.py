@@ -186,4 +186,4 @@ def test_searches_with_quotes_semicolons_and_operators(
     assert code == 1 and "unknown topic" in err
     with Session(hostile) as session:  # everything still there
         assert session.scalar(select(func.count()).select_from(models.Article)) == 5
-        assert session.scalar(select(func.count()).select_from(models.Topic)) > 0
+        assert (session.scalar(select(func.count()).select_from(models.Topic)) or 0) > 0
