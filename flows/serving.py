@@ -11,7 +11,6 @@ deployments' schedules are paused on the server, and the command exits with stat
 from __future__ import annotations
 
 import asyncio
-import signal
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -118,11 +117,6 @@ def deployments(plan: ServePlan, database_url: str, taxonomy: str | None) -> lis
     return served
 
 
-def _interrupt(*_: object) -> None:
-    """SIGTERM handler: stop as Ctrl-C does (asyncio cancels the runner's main task)."""
-    signal.raise_signal(signal.SIGINT)
-
-
 def serve_until_stopped(served: list[Any]) -> None:
     """Serve ``served`` until Ctrl-C or SIGTERM; both stop cleanly."""
     from prefect.runner import Runner
@@ -130,8 +124,20 @@ def serve_until_stopped(served: list[Any]) -> None:
     runner = Runner(pause_on_shutdown=True)
     for deployment in served:
         runner.add_deployment(deployment)
-    # The runner installs its own SIGTERM handler when it starts; its shutdown path races the
-    # API client and prints CancelledError/ConnectError tracebacks. Ctrl-C's path is clean.
-    runner.handle_sigterm = _interrupt  # type: ignore[method-assign]
-    with suppress(KeyboardInterrupt):
-        asyncio.run(runner.start())
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+
+        def stop(*_: object) -> None:
+            if task is not None:
+                loop.call_soon_threadsafe(task.cancel)
+
+        # The runner installs its own SIGTERM handler when it starts; its shutdown path races
+        # the API client and prints CancelledError/ConnectError tracebacks. Cancelling the
+        # main task is what Ctrl-C does (asyncio's SIGINT handler), and that path is clean.
+        runner.handle_sigterm = stop  # type: ignore[method-assign]
+        await runner.start()
+
+    with suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(main())
