@@ -4,8 +4,8 @@ per-run report (artifact) with its counts per source and topic and its escaped e
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
