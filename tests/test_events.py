@@ -189,3 +189,34 @@ def _stored_topics(database_url: str) -> dict[int, list[str]]:
         for article_id, slug in session.execute(stmt):
             stored.setdefault(article_id, []).append(slug)
     return stored
+
+
+def test_the_readme_automation_matches_arms_control_articles_only() -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    import yaml
+
+    from flows.runtime import configure_prefect
+
+    configure_prefect()
+    from prefect.events.schemas.automations import AutomationCore
+    from prefect.server.events.schemas.automations import EventTrigger
+    from prefect.server.events.schemas.events import ReceivedEvent
+
+    from newsflow.events import TaggedArticle
+    from tests.conftest import ROOT
+
+    definition = yaml.safe_load(
+        (ROOT / "deploy" / "automations" / "arms-control-alert.yaml").read_text(encoding="utf-8")
+    )
+    AutomationCore.model_validate(definition)  # what `prefect automation create` accepts
+    trigger = EventTrigger.model_validate(definition["trigger"])
+
+    def received(topics: tuple[str, ...]) -> ReceivedEvent:
+        article = TaggedArticle(7, "Talks", "https://e.example/a", "desk", topics, "new")
+        fields = {"occurred": datetime.now(UTC), "id": uuid.uuid4(), **article.event()}
+        return ReceivedEvent.model_validate(fields)
+
+    assert trigger.covers(received(("arms-control", "russia-china")))
+    assert not trigger.covers(received(("trade",)))
