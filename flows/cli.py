@@ -476,7 +476,9 @@ def serve(
         load_sources(Path(plan.sources))
     prepare_database(settings.database_url, tagger_for(settings.taxonomy))
     from flows.local_server import local_prefect_server
+    from flows.serving import exit_on_sigterm
 
+    exit_on_sigterm()
     with local_prefect_server() as started:
         from flows.serving import deployments, serve_until_stopped
 

@@ -11,6 +11,7 @@ deployments' schedules are paused on the server, and the command exits with stat
 from __future__ import annotations
 
 import asyncio
+import signal
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -115,6 +116,16 @@ def deployments(plan: ServePlan, database_url: str, taxonomy: str | None) -> lis
             poll_deployment(plan.interval, plan.sources, database_url, taxonomy, cron=plan.cron)
         )
     return served
+
+
+def exit_on_sigterm() -> None:
+    """Until the runner takes over SIGTERM: exit 0 through ``finally`` blocks (so the local
+    Prefect server, in a session of its own, is stopped too) instead of dying on the spot."""
+
+    def exit_cleanly(*_: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, exit_cleanly)
 
 
 def serve_until_stopped(served: list[Any]) -> None:
