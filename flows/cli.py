@@ -433,49 +433,81 @@ def sources_remove(
 
 @app.command()
 def serve(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files or directories the ingest flow reads each run [setting: serve_paths].",
+            show_default=False,
+        ),
+    ] = None,
     sources: Annotated[
         Path | None,
-        typer.Option("--sources", help="Sources file (YAML); without it, the stored feeds."),
+        typer.Option(
+            "--sources",
+            help="Sources file (YAML) the poll flow polls [setting: serve_sources]; with "
+            "neither paths nor sources, the stored feeds.",
+        ),
     ] = None,
     interval: Annotated[
-        int, typer.Option(min=10, help="Seconds between poll runs (each polls what is due).")
-    ] = 300,
+        int | None,
+        typer.Option(
+            min=10,
+            help="Seconds between runs [setting: schedule_interval; default: 300].",
+            show_default=False,
+        ),
+    ] = None,
+    cron: Annotated[
+        str | None,
+        typer.Option(
+            help="Cron expression (UTC) for the runs, instead of an interval "
+            "[setting: schedule_cron].",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     taxonomy: Annotated[
         Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
-    """Serve the poll flow on an interval until stopped (Ctrl-C): a Prefect deployment."""
+    """Serve the ingest and/or poll flow on a schedule until stopped (Ctrl-C or SIGTERM)."""
     from newsflow.pipeline import prepare_database, tagger_for
     from newsflow.settings import load_settings
     from newsflow.sources import load_sources
 
     settings = load_settings(database_url=db, taxonomy=taxonomy)
-    if sources is not None:
-        load_sources(sources)
-    prepare_database(settings.database_url, tagger_for(settings.taxonomy))
-    from flows.local_server import local_prefect_server
     from flows.runtime import configure_prefect
 
     configure_prefect(verbose)
+    from flows.serving import serve_plan
+
+    try:
+        plan = serve_plan(settings, paths or [], sources, interval, cron)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--cron") from None
+    missing = [p for p in plan.paths if not Path(p).exists()]
+    if missing:
+        raise NewsflowError(f"no such file or directory: {', '.join(missing)}")
+    if plan.sources is not None:
+        load_sources(Path(plan.sources))
+    prepare_database(settings.database_url, tagger_for(settings.taxonomy))
+    from flows.local_server import local_prefect_server
+    from flows.serving import exit_on_sigterm
+
+    exit_on_sigterm()
     with local_prefect_server() as started:
-        from prefect import serve as prefect_serve
+        from flows.serving import deployments, serve_until_stopped
 
-        from flows.poll import poll_deployment
-
-        deployment = poll_deployment(
-            interval,
-            str(sources.resolve()) if sources else None,
-            settings.database_url,
-            str(settings.taxonomy) if settings.taxonomy else None,
+        served = deployments(
+            plan, settings.database_url, str(settings.taxonomy) if settings.taxonomy else None
         )
         where = f"a local Prefect server at {started}" if started else "PREFECT_API_URL"
         out.print(
-            f"Serving the poll flow every {interval} s on {where} (Ctrl-C stops).", soft_wrap=True
+            f"Serving {plan.describe()} on {where} (Ctrl-C stops).",
+            soft_wrap=True,
         )
         sys.stdout.flush()
-        prefect_serve(deployment, print_starting_message=verbose)
+        serve_until_stopped(served)
 
 
 def _print_rows(rows: Sequence[ArticleRow], fmt: ListFormat) -> None:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from pathlib import Path
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
 import parsers
+from flows.reporting import emit_article_events, publish_run_report, source_counts
 from newsflow.article import Article
 from newsflow.errors import DatabaseError, SourceError
-from newsflow.escape import markdown_cell
 from newsflow.pipeline import IngestSummary, ingest_batch, prepare_database, tagger_for
 from newsflow.settings import load_settings
 from storage import repository
@@ -26,24 +26,6 @@ def ingest_batch_task(
 ) -> repository.BatchResult:
     """Process and store one batch of parsed inputs (one transaction)."""
     return ingest_batch(items, open_database(database_url), tagger_for(taxonomy), run_id)
-
-
-def _summary_markdown(summary: IngestSummary) -> str:
-    data = summary.as_dict()
-    lines = [
-        "| read | new | updated | duplicates | unchanged | errors |",
-        "|---|---|---|---|---|---|",
-        f"| {data['read']} | {data['new']} | {data['updated']} | {data['duplicates']} | "
-        f"{data['unchanged']} | {data['errors']} |",
-        "",
-        "| topic | articles |",
-        "|---|---|",
-    ]
-    lines += [f"| {markdown_cell(topic)} | {count} |" for topic, count in summary.topics]
-    if summary.errors:
-        lines += ["", "| input | error |", "|---|---|"]
-        lines += [f"| {markdown_cell(o)} | {markdown_cell(m)} |" for o, m in summary.errors[:100]]
-    return "\n".join(lines)
 
 
 @flow(name="ingest", log_prints=False)
@@ -61,18 +43,23 @@ def ingest_flow(
     run_id = repository.start_run(engine, paths, str(flow_run.id) if flow_run else None)
     summary = IngestSummary(run_id=run_id, database=describe(settings.database_url), inputs=paths)
     items = parsers.iter_paths((Path(p) for p in paths), settings.manifest_name)
+    read_by_source: Counter[str] = Counter()
     try:
         for batch in parsers.batched(items, settings.batch_size):
             result = ingest_batch_task(batch, settings.database_url, settings.taxonomy, run_id)
             summary.add(result, [item for item in batch if isinstance(item, SourceError)])
+            read_by_source.update(i.source for i in batch if not isinstance(i, SourceError))
+            emit_article_events(engine, result)
     except BaseException:
         with contextlib.suppress(DatabaseError):  # the database may be what failed
             repository.finish_run(engine, run_id, summary.totals, status="failed")
         raise
     repository.finish_run(engine, run_id, summary.totals)
-    create_markdown_artifact(
-        key="ingest-summary",
-        markdown=_summary_markdown(summary),
-        description=f"newsflow ingest run #{run_id}",
+    publish_run_report(
+        "ingest",
+        run_id,
+        source_counts(engine, read_by_source, summary.totals, len(summary.errors)),
+        summary.topics,
+        summary.errors,
     )
     return summary

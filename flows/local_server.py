@@ -58,6 +58,9 @@ def local_prefect_server() -> Iterator[str | None]:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # its own session: a Ctrl-C or SIGTERM sent to the whole process group must not stop
+        # the server before the runner has shut down (it is stopped below, last)
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS

@@ -1,23 +1,23 @@
 """The poll flow: poll the feeds that are due, one task per feed, a few feeds at a time.
 
 The logic is :mod:`newsflow.polling`'s; this module only orchestrates it. ``newsflow serve``
-serves this flow on an interval (:func:`poll_deployment`), so each run polls only what is due.
+serves this flow on a schedule (:func:`poll_deployment`), so each run polls only what is due.
 """
 
 from __future__ import annotations
 
 import atexit
 import threading
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
-from prefect.schedules import Interval
 
+from flows.host_limits import limiter_for
+from flows.reporting import emit_article_events, poll_source_counts, publish_run_report
+from newsflow.escape import markdown_cell
 from newsflow.fetch import Fetcher, FetchPolicy
 from newsflow.pipeline import prepare_database, tagger_for
 from newsflow.polling import FeedOutcome, PollSummary, feeds_to_poll, poll_feed, summarize
@@ -26,17 +26,20 @@ from storage import repository
 from storage.db import describe, open_database
 from storage.feeds import FeedRecord
 
-FIRST_RUN_DELAY = 5  # seconds after `serve` starts
 _fetchers: dict[FetchPolicy, Fetcher] = {}
 _lock = threading.Lock()
 
 
 def shared_fetcher(policy: FetchPolicy) -> Fetcher:
-    """One client per policy for the whole process, so per-host limits hold across tasks."""
+    """One client per policy for the whole process, so per-host limits hold across tasks.
+
+    Its limiter holds across processes too when a Prefect server is configured (workers):
+    see :mod:`flows.host_limits`.
+    """
     with _lock:
         fetcher = _fetchers.get(policy)
         if fetcher is None:
-            fetcher = _fetchers[policy] = Fetcher(policy)
+            fetcher = _fetchers[policy] = Fetcher(policy, limiter=limiter_for(policy))
         return fetcher
 
 
@@ -64,16 +67,16 @@ def poll_feed_task(
     )
 
 
-def _summary_markdown(summary: PollSummary) -> str:
+def _feeds_markdown(summary: PollSummary) -> str:
     lines = [
         "| feed | outcome | HTTP | entries | new | updated | unchanged | error |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for f in summary.feeds:
-        error = (f.error or "").replace("|", "/")
+        error = markdown_cell(f.error or "")
         lines.append(
-            f"| {f.name} | {f.outcome} | {f.status or ''} | {f.entries} | {f.result.new} | "
-            f"{f.result.updated} | {f.result.unchanged} | {error} |"
+            f"| {markdown_cell(f.name)} | {f.outcome} | {f.status or ''} | {f.entries} | "
+            f"{f.result.new} | {f.result.updated} | {f.result.unchanged} | {error} |"
         )
     return "\n".join(lines)
 
@@ -110,27 +113,34 @@ def poll_flow(
         raise
     summarize(summary, outcomes)
     repository.finish_run(engine, run_id, summary.totals)
-    create_markdown_artifact(
-        key="poll-summary",
-        markdown=_summary_markdown(summary),
-        description=f"newsflow poll run #{run_id}",
+    for outcome in outcomes:
+        emit_article_events(engine, outcome.result)
+    publish_run_report(
+        "poll",
+        run_id,
+        poll_source_counts(summary),
+        summary.topics,
+        summary.errors,
+        details=_feeds_markdown(summary),
     )
     return summary
 
 
 def poll_deployment(
-    interval: int,
+    interval: int | None,
     sources_file: str | None = None,
     database_url: str | None = None,
     taxonomy: str | None = None,
     name: str = "newsflow-poll",
+    cron: str | None = None,
 ) -> Any:
-    """The poll flow as a deployment run every ``interval`` seconds, one run at a time."""
-    # anchored a few seconds ahead, so serving starts with a poll rather than an interval's wait
-    first = datetime.now(UTC) + timedelta(seconds=FIRST_RUN_DELAY)
+    """The poll flow as a deployment run every ``interval`` seconds (or on ``cron``, UTC),
+    one run at a time."""
+    from flows.serving import schedule
+
     return poll_flow.to_deployment(
         name=name,
-        schedule=Interval(timedelta(seconds=interval), anchor_date=first),
+        schedule=schedule(interval, cron),
         parameters={
             "sources_file": sources_file,
             "database_url": database_url,

@@ -9,7 +9,6 @@ the table or being rendered.
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
@@ -30,7 +29,12 @@ class TerminalText(Text):
         super().__init__(without_controls(text), *args, **kwargs)
 
 
+# Markdown punctuation that could start a link, emphasis, code, HTML or a table cell
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
 def markdown_cell(value: object) -> str:
-    """``value`` as one Markdown table cell: one line, ``|`` escaped, HTML shown as text."""
+    """``value`` as one Markdown table cell: one line, without control characters, and every
+    character that Markdown reads as syntax (``|``, links, emphasis, HTML) backslash-escaped."""
     text = " ".join(without_controls(str(value)).split())
-    return html.escape(text, quote=False).replace("|", "\\|")
+    return _MARKDOWN.sub(r"\\\1", text)

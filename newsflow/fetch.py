@@ -21,9 +21,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -136,6 +137,16 @@ def is_public_address(address: str) -> bool:
     )
 
 
+class Limiter(Protocol):
+    """Where a request waits for its turn: ``with limiter.slot(host): <one request>``.
+
+    :class:`HostLimiter` holds per process; ``flows/host_limits.py`` has one that holds
+    across processes and machines (Prefect global concurrency limits).
+    """
+
+    def slot(self, host: str) -> AbstractContextManager[None]: ...
+
+
 class HostLimiter:
     """At most ``concurrency`` requests in flight per host, ``delay`` seconds apart."""
 
@@ -190,7 +201,10 @@ def _retry_after(value: str | None) -> float | None:
 
 
 class Fetcher:
-    """One HTTP client shared by every fetch (thread-safe); close it, or use ``with``."""
+    """One HTTP client shared by every fetch (thread-safe); close it, or use ``with``.
+
+    ``limiter`` spaces requests per host; by default a :class:`HostLimiter` for this client.
+    """
 
     def __init__(
         self,
@@ -199,11 +213,14 @@ class Fetcher:
         transport: httpx.BaseTransport | None = None,
         resolver: Resolver = system_resolver,
         sleep: Callable[[float], None] = time.sleep,
+        limiter: Limiter | None = None,
     ) -> None:
         self.policy = policy
         self._resolver = resolver
         self._sleep = sleep
-        self._limiter = HostLimiter(policy.host_concurrency, policy.host_delay, sleep=sleep)
+        self._limiter: Limiter = limiter or HostLimiter(
+            policy.host_concurrency, policy.host_delay, sleep=sleep
+        )
         self._client = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(policy.timeout),

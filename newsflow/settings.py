@@ -8,6 +8,7 @@ then the defaults below.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ DEFAULT_DATABASE_URL = "sqlite:///newsflow.db"
 CONFIG_ENV = "NEWSFLOW_CONFIG"
 DEFAULT_CONFIG_FILE = Path("newsflow.toml")
 DEFAULT_USER_AGENT = "newsflow/0.1 (news-ingestion pipeline; polite feed reader)"
+DEFAULT_SCHEDULE_INTERVAL = 300
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,\-#LW]+")
 
 
 class Settings(BaseSettings):
@@ -107,12 +110,42 @@ class Settings(BaseSettings):
     )
     poll_concurrency: int = Field(4, ge=1, le=64, description="Feeds polled at once.")
 
+    # Schedules: what `newsflow serve` runs, and when (see flows/schedule.py).
+    schedule_interval: int | None = Field(
+        None, ge=10, description="Seconds between served runs (300 when no cron is set either)."
+    )
+    schedule_cron: str | None = Field(
+        None, description="Cron expression (UTC) for served runs; excludes schedule_interval."
+    )
+    serve_paths: list[Path] = Field(
+        default_factory=list, description="Files or directories each served ingest run reads."
+    )
+    serve_sources: Path | None = Field(
+        None, description="Sources file whose due feeds each served poll run polls."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _not_empty(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    @field_validator("schedule_cron")
+    @classmethod
+    def _cron_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        fields = value.split()
+        if not 5 <= len(fields) <= 6 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+            raise ValueError(f"{value!r} is not a cron expression (e.g. '*/15 * * * *')")
+        return " ".join(fields)
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> Settings:
+        if self.schedule_interval is not None and self.schedule_cron is not None:
+            raise ValueError("set schedule_interval or schedule_cron, not both")
+        return self
 
     @model_validator(mode="after")
     def _bands_divide_permutations(self) -> Settings:

@@ -41,13 +41,17 @@ class BatchResult:
     duplicates: int = 0
     errors: int = 0
     topics: Counter[str] = field(default_factory=Counter)
-    new_ids: list[int] = field(default_factory=list)
+    new_ids: list[int] = field(default_factory=list)  # the new rows, copies included
+    updated_ids: list[int] = field(default_factory=list)
+    retagged_ids: list[int] = field(default_factory=list)  # updated, with a different topic set
 
     def add(self, other: BatchResult) -> None:
         for name in ("read", "new", "updated", "unchanged", "duplicates", "errors"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.topics.update(other.topics)
         self.new_ids.extend(other.new_ids)
+        self.updated_ids.extend(other.updated_ids)
+        self.retagged_ids.extend(other.retagged_ids)
 
 
 def _fields(item: ProcessedArticle, source_id: int) -> dict[str, object]:
@@ -263,6 +267,7 @@ def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupCon
             retagged.append(existing.id)
             tag_rows.extend(_tag_rows(item, existing.id, topic_ids, now))
             result.updated += 1
+            result.updated_ids.append(existing.id)
             result.topics.update(tag.topic for tag in item.tags)
             continue
         is_copy = item.content_hash in originals or item.content_hash in batch_originals
@@ -310,12 +315,31 @@ def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupCon
                 signed.append((row.id, item.signature, keys))
         signatures.save(session, signed, near.scheme)
     if retagged:
+        result.retagged_ids = _topics_changed(session, retagged, tag_rows)
         session.execute(
             delete(models.ArticleTopic).where(models.ArticleTopic.article_id.in_(retagged))
         )
     if tag_rows:
         session.execute(insert(models.ArticleTopic), tag_rows)
     return result
+
+
+def _topics_changed(
+    session: Session, ids: Sequence[int], tag_rows: Sequence[dict[str, object]]
+) -> list[int]:
+    """Those of the updated articles ``ids`` whose stored topics differ from ``tag_rows``'."""
+    before: dict[int, set[object]] = {i: set() for i in ids}
+    after: dict[int, set[object]] = {i: set() for i in ids}
+    stmt = select(models.ArticleTopic.article_id, models.ArticleTopic.topic_id).where(
+        models.ArticleTopic.article_id.in_(ids)
+    )
+    for article_id, topic_id in session.execute(stmt):
+        before[article_id].add(topic_id)
+    for row in tag_rows:
+        changed = row["article_id"]
+        if isinstance(changed, int) and changed in after:
+            after[changed].add(row["topic_id"])
+    return [i for i in ids if before[i] != after[i]]
 
 
 def store_batch(

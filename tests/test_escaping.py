@@ -19,9 +19,9 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from flows.cli import main
-from flows.ingest import _summary_markdown
+from flows.reporting import report_markdown
 from newsflow.escape import markdown_cell
-from newsflow.pipeline import IngestSummary, ingest_batch, tagger_for
+from newsflow.pipeline import ingest_batch, tagger_for
 from parsers import iter_path
 from storage import models
 
@@ -134,19 +134,19 @@ def test_stats_prints_source_names_as_written(
 
 
 def test_markdown_artifact_cells_stay_in_their_table() -> None:
-    summary = IngestSummary(run_id=1, database="sqlite:///x.db", inputs=["in"])
-    summary.errors = [
+    errors = [
         ("in/a|b.txt", "line one\nline two | <script>alert(1)</script>"),
-        ("in/\x1b[2Jc.txt", "[red]x[/red]"),
+        ("in/\x1b[2Jc.txt", "[red]x[/red] [click](http://example.org)"),
     ]
-    table = _summary_markdown(summary).split("| input | error |")[1].strip().splitlines()
+    report = report_markdown("ingest run #1", [], [], errors)
+    table = report.split("| input | error |")[1].strip().splitlines()
     for line in table[1:]:
         assert len(re.findall(r"(?<!\\)\|", line)) == 3, line
-        assert "<script>" not in line and "\x1b" not in line
+        assert "<script>" not in line and "\x1b" not in line and "](" not in line
     assert table[1] == (
-        "| in/a\\|b.txt | line one line two \\| &lt;script&gt;alert(1)&lt;/script&gt; |"
+        "| in/a\\|b.txt | line one line two \\| \\<script\\>alert\\(1\\)\\</script\\> |"
     )
-    assert markdown_cell("[red]x[/red]") == "[red]x[/red]"
+    assert markdown_cell("[red]x[/red]") == "\\[red\\]x\\[/red\\]"
 
 
 SEARCHES = [

@@ -1,0 +1,102 @@
+"""Per-host limits across processes: Prefect global concurrency limits on a real server."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from contextlib import AbstractContextManager
+
+import pytest
+
+from flows.host_limits import GlobalHostLimiter
+from newsflow.fetch import Fetcher, FetchPolicy, HostLimiter
+from tests.loopback import LoopbackServer, Reply, Request
+
+pytestmark = pytest.mark.prefect
+
+
+def _timed_route(loopback: LoopbackServer, path: str, seconds: float) -> list[tuple[float, float]]:
+    spans: list[tuple[float, float]] = []
+
+    def slow(_: Request) -> Reply:
+        start = time.monotonic()
+        time.sleep(seconds)
+        spans.append((start, time.monotonic()))
+        return Reply(200, b"ok")
+
+    loopback.routes[path] = slow
+    return spans
+
+
+def _fetch_all(fetchers: list[Fetcher], url: str) -> list[int | None]:
+    statuses: list[int | None] = []
+    threads = [
+        threading.Thread(target=lambda f=f: statuses.append(f.fetch(url).status)) for f in fetchers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return statuses
+
+
+def test_two_clients_with_limit_one_never_overlap(
+    prefect_server: None, loopback: LoopbackServer
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.host_limits import limit_name
+
+    spans = _timed_route(loopback, "/slow", 0.6)
+    policy = FetchPolicy(user_agent="test", retries=0, host_concurrency=1, host_delay=0)
+    # two fetchers, two limiters: as two worker processes would have; only the server is shared
+    host = f"127.0.0.1-{uuid.uuid4().hex[:6]}"
+    fetchers = [Fetcher(policy, limiter=_Renamed(GlobalHostLimiter(1, 0), host)) for _ in "ab"]
+    try:
+        assert _fetch_all(fetchers, loopback.url("/slow")) == [200, 200]
+    finally:
+        for fetcher in fetchers:
+            fetcher.close()
+    (first, second) = sorted(spans)
+    assert second[0] >= first[1], f"requests overlapped: {spans}"
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name(limit_name(host))
+    assert (limit.limit, limit.active_slots) == (1, 0)
+
+
+def test_rate_limit_spaces_requests(prefect_server: None, loopback: LoopbackServer) -> None:
+    spans = _timed_route(loopback, "/quick", 0.0)
+    policy = FetchPolicy(user_agent="test", retries=0, host_concurrency=3, host_delay=1.0)
+    host = f"127.0.0.1-{uuid.uuid4().hex[:6]}"
+    fetchers = [Fetcher(policy, limiter=_Renamed(GlobalHostLimiter(3, 1.0), host)) for _ in "ab"]
+    try:
+        assert _fetch_all(fetchers, loopback.url("/quick")) == [200, 200]
+    finally:
+        for fetcher in fetchers:
+            fetcher.close()
+    (first, second) = sorted(spans)
+    assert second[0] - first[0] >= 0.8, spans  # one slot, decaying in host_delay seconds
+
+
+def test_limiter_is_global_only_with_a_server(prefect_server: None) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.host_limits import limiter_for
+
+    policy = FetchPolicy(user_agent="test")
+    assert isinstance(limiter_for(policy), GlobalHostLimiter)
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        assert isinstance(limiter_for(policy), HostLimiter)
+
+
+class _Renamed:
+    """A limiter that uses ``name`` as the host, so each test has limits of its own."""
+
+    def __init__(self, inner: GlobalHostLimiter, name: str) -> None:
+        self.inner = inner
+        self.name = name
+
+    def slot(self, host: str) -> AbstractContextManager[None]:
+        assert host == "127.0.0.1"
+        return self.inner.slot(self.name)
