@@ -119,7 +119,8 @@ def ingest(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files or directories to read (.txt articles, .jsonl dumps).",
+            help="Files or directories to read (.txt, .html, .json articles; .jsonl dumps; "
+            ".warc/.warc.gz archives).",
             show_default=False,
         ),
     ] = None,
