@@ -866,18 +866,24 @@ def backfill(
     from flows.backfill import backfill_flow
 
     started = time.monotonic()
-    summary = backfill_flow(
-        [str(p) for p in paths],
-        database_url=settings.database_url,
-        taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
-        batch_size=settings.batch_size,
-        since=from_date,
-        until=to_date,
-        include_undated=include_undated,
-        restart=restart,
-        concurrency=settings.backfill_concurrency,
-        show_progress=output is DocFormat.text,
-    )
+    try:
+        summary = backfill_flow(
+            [str(p) for p in paths],
+            database_url=settings.database_url,
+            taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
+            batch_size=settings.batch_size,
+            since=from_date,
+            until=to_date,
+            include_undated=include_undated,
+            restart=restart,
+            concurrency=settings.backfill_concurrency,
+            show_progress=output is DocFormat.text,
+        )
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            "newsflow: interrupted; what was stored is kept, and the same command resumes\n"
+        )
+        raise typer.Exit(130) from None
     seconds = time.monotonic() - started
     if output is DocFormat.json:
         _write_json({**summary.as_dict(), "seconds": round(seconds, 3)})
