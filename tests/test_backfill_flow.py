@@ -127,8 +127,7 @@ def _checkpoint(db: Path) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
-def test_stopped_mid_run_then_resumed(tmp_path: Path, sig: signal.Signals) -> None:
+def test_killed_mid_run_then_resumed(tmp_path: Path) -> None:
     total = 160
     _crawl(tmp_path / "cc.warc.gz", total)
     db = tmp_path / "k.db"
@@ -137,9 +136,8 @@ def test_stopped_mid_run_then_resumed(tmp_path: Path, sig: signal.Signals) -> No
         [*NEWSFLOW, *args],
         cwd=tmp_path,
         env=_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group, to kill it with its Prefect server
     )
     try:
@@ -148,24 +146,12 @@ def test_stopped_mid_run_then_resumed(tmp_path: Path, sig: signal.Signals) -> No
             if _checkpoint(db)[0] >= 10:
                 break
             time.sleep(0.05)
-        # SIGINT to the command alone: a terminal's Ctrl-C also reaches Prefect's temporary
-        # server in the same process group, which then stops under the running flow.
-        if sig == signal.SIGINT:
-            process.send_signal(sig)
-        else:
-            os.killpg(process.pid, sig)
-        _, err = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     records, completed = _checkpoint(db)
     assert 10 <= records < total and not completed, "the run was not stopped mid-way"
-    if sig == signal.SIGINT:
-        assert process.returncode == 130, err
-        assert "interrupted" in err and "Traceback" not in err, err
-        with sqlite3.connect(db) as conn:  # the batches in flight were finished and checkpointed
-            assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == records
     resumed = _newsflow(tmp_path, "backfill", "cc.warc.gz", "--db", str(db), "--format", "json")
     _assert_clean(resumed)
     data = json.loads(resumed.stdout)
