@@ -86,38 +86,63 @@ def parse_record(record: object, *, origin: str, source: str) -> Article:
     )
 
 
-def iter_jsonl(path: Path, *, source: str) -> Iterator[Article | SourceError]:
-    """Articles from a JSONL file, streamed line by line; bad lines come out as errors."""
+def iter_jsonl_lines(
+    path: Path, *, source: str, resume_after: tuple[int, int] | None = None
+) -> Iterator[tuple[Article | SourceError, int, int]]:
+    """Each article (or error) of a JSONL file with its line number and the line's byte offset.
+
+    With ``resume_after`` (a line number and its offset, as yielded before), reading starts
+    with the line after it.
+    """
     try:
         handle = path.open("rb")
     except OSError as exc:
-        yield SourceError(str(path), f"cannot read file: {exc.strerror or exc}")
+        yield SourceError(str(path), f"cannot read file: {exc.strerror or exc}"), 0, 0
         return
     with handle:
-        number = 0
+        number, offset = 0, 0
+        if resume_after is not None:
+            number, offset = resume_after
+            handle.seek(offset)
+            offset += len(handle.readline())
         while line := handle.readline(MAX_LINE_BYTES + 1):
             number += 1
-            origin = f"{path}:{number}"
+            start = offset
             if len(line) > MAX_LINE_BYTES:
                 while line and not line.endswith(b"\n"):  # skip the rest of the line, unread
+                    offset += len(line)
                     line = handle.readline(1 << 20)
-                yield SourceError(origin, f"line longer than the {MAX_LINE_BYTES} byte cap")
+            offset += len(line)
+            origin = f"{path}:{number}"
+            if offset - start > MAX_LINE_BYTES:
+                yield (
+                    SourceError(origin, f"line longer than the {MAX_LINE_BYTES} byte cap"),
+                    number,
+                    start,
+                )
                 continue
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except UnicodeDecodeError as exc:
-                yield SourceError(origin, f"not UTF-8: {exc.reason} at byte {exc.start}")
+                message = f"not UTF-8: {exc.reason} at byte {exc.start}"
+                yield SourceError(origin, message), number, start
                 continue
             except json.JSONDecodeError as exc:
-                yield SourceError(origin, f"invalid JSON: {exc}")
+                yield SourceError(origin, f"invalid JSON: {exc}"), number, start
                 continue
             try:
-                yield parse_record(record, origin=origin, source=source)
+                yield parse_record(record, origin=origin, source=source), number, start
             except SourceError as exc:
-                yield exc
+                yield exc, number, start
                 continue
             note = date_problem(_first(record, "published"))
             if note:  # the article is stored; the unusable date is reported, not dropped silently
-                yield SourceError(origin, note)
+                yield SourceError(origin, note), number, start
+
+
+def iter_jsonl(path: Path, *, source: str) -> Iterator[Article | SourceError]:
+    """Articles from a JSONL file, streamed line by line; bad lines come out as errors."""
+    for item, _, _ in iter_jsonl_lines(path, source=source):
+        yield item
