@@ -183,6 +183,12 @@ def get_article(engine: Engine, article_id: int) -> ArticleDetail | None:
         )
 
 
+def topic_slugs(engine: Engine) -> set[str]:
+    """The slugs of the topics in the database (a small table: no article is read)."""
+    with Session(engine) as session:
+        return set(session.scalars(select(models.Topic.slug)))
+
+
 def topic_counts(engine: Engine, include_duplicates: bool = False) -> dict[str, int]:
     """Articles per topic slug, for every topic in the database."""
     count = func.count(models.Article.id)
