@@ -30,6 +30,7 @@ from parsers.dates import parse_date
 from storage.queries import ArticleQuery, ArticleRow
 
 if TYPE_CHECKING:
+    from newsflow.backfill import BackfillSummary
     from newsflow.polling import PollSummary
 
 app = typer.Typer(
@@ -119,7 +120,8 @@ def ingest(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files or directories to read (.txt articles, .jsonl dumps).",
+            help="Files or directories to read (.txt, .html, .json articles; .jsonl dumps; "
+            ".warc/.warc.gz archives).",
             show_default=False,
         ),
     ] = None,
@@ -796,6 +798,141 @@ def retag(
         for slug, per in sorted(c.by_topic.items()):
             table.add_row(slug, str(per["added"]), str(per["removed"]), str(per["changed"]))
         out.print(table)
+
+
+@app.command()
+def backfill(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files or directories: .txt, .html, .json articles; .jsonl dumps; "
+            ".warc/.warc.gz archives (such as CC-NEWS).",
+            show_default=False,
+        ),
+    ],
+    since: Annotated[
+        str | None, typer.Option(help="Only articles published on or after (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Only articles published on or before (YYYY-MM-DD, that whole day)."),
+    ] = None,
+    include_undated: Annotated[
+        bool,
+        typer.Option(
+            "--include-undated", help="With --since/--until, keep articles with no date too."
+        ),
+    ] = False,
+    restart: Annotated[
+        bool,
+        typer.Option("--restart", help="Ignore the checkpoints: read every input from the start."),
+    ] = False,
+    db: DbOption = None,
+    taxonomy: TaxonomyOption = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Articles per batch (task).")
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=64, help="Batches processed at once [env: NEWSFLOW_BACKFILL_CONCURRENCY]."
+        ),
+    ] = None,
+    output: Annotated[DocFormat, typer.Option("--format", help="Summary format.")] = DocFormat.text,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+) -> None:
+    """Ingest history (trees, dumps, WARC archives) as a resumable Prefect flow run."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise NewsflowError(f"no such file or directory: {', '.join(missing)}")
+    from_date = _date(since, "--since")
+    to_date = _date(until, "--until", whole_day=True)
+    if from_date and to_date and to_date <= from_date:
+        raise typer.BadParameter("--until is before --since", param_hint="--until")
+    from newsflow.pipeline import prepare_database, tagger_for
+    from newsflow.settings import load_settings
+
+    settings = load_settings(
+        database_url=db,
+        taxonomy=taxonomy,
+        batch_size=batch_size,
+        backfill_concurrency=concurrency,
+    )
+    prepare_database(settings.database_url, tagger_for(settings.taxonomy))  # fail fast
+
+    from flows.runtime import configure_prefect
+
+    configure_prefect(verbose)
+    from flows.backfill import backfill_flow
+
+    started = time.monotonic()
+    summary = backfill_flow(
+        [str(p) for p in paths],
+        database_url=settings.database_url,
+        taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
+        batch_size=settings.batch_size,
+        since=from_date,
+        until=to_date,
+        include_undated=include_undated,
+        restart=restart,
+        concurrency=settings.backfill_concurrency,
+        show_progress=output is DocFormat.text,
+    )
+    seconds = time.monotonic() - started
+    if output is DocFormat.json:
+        _write_json({**summary.as_dict(), "seconds": round(seconds, 3)})
+    else:
+        _print_backfill(summary, seconds)
+    if summary.errors:
+        raise typer.Exit(1)
+
+
+def _print_backfill(summary: BackfillSummary, seconds: float) -> None:
+    t = summary.totals
+    if summary.read == 0 and not summary.errors:
+        done = sum(r.files_complete_before for r in summary.inputs)
+        out.print(
+            Text(
+                f"Nothing to backfill from {', '.join(r.input for r in summary.inputs)}: "
+                f"{_count(done, 'file')} complete in earlier runs, in {summary.database} "
+                f"(run #{summary.run_id}; --restart reads them again)."
+            )
+        )
+        return
+    out.print(
+        Text(
+            f"Backfilled {', '.join(r.input for r in summary.inputs)} into {summary.database} "
+            f"(run #{summary.run_id}, {summary.batches} batches, {seconds:.1f} s)"
+        )
+    )
+    out.print(
+        f"  read {summary.read} · new {t.new} · updated {t.updated} · "
+        f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors} · "
+        f"skipped by date {summary.skipped_by_date}"
+    )
+    for r in summary.inputs:
+        rt = r.totals
+        files = _count(r.files, "file")
+        notes = [
+            f"{r.files_complete_before} complete before" if r.files_complete_before else "",
+            f"{r.files_resumed} resumed" if r.files_resumed else "",
+        ]
+        extra = ", ".join(n for n in notes if n)
+        out.print(
+            Text(
+                f"  {r.input}: {files}{f' ({extra})' if extra else ''} · read {r.read} · "
+                f"new {rt.new} · updated {rt.updated} · duplicates {rt.duplicates} · "
+                f"unchanged {rt.unchanged} · errors {rt.errors} · "
+                f"skipped by date {r.skipped_by_date}"
+            )
+        )
+    if summary.topics:
+        topics = " · ".join(f"{k} {v}" for k, v in summary.topics)
+        out.print(f"  topics (new and updated): {topics}")
+    for origin, message in summary.errors[:20]:
+        err.print(Text(f"  skipped {origin}: {message}"))
+    if len(summary.errors) > 20:
+        err.print(f"  … and {len(summary.errors) - 20} more errors (see `newsflow stats`)")
 
 
 @app.command()

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     manifest_name: str = Field(
         "manifest.yaml", description="Per-directory file with metadata for plain-text articles."
     )
+    backfill_concurrency: int = Field(
+        2, ge=1, le=64, description="Batches a backfill processes at the same time."
+    )
     # Near-duplicate detection (processing/neardup.py). The first three shape the stored
     # signatures and LSH buckets: change them only for a new database. The last two are the
     # decision and can change at any time.

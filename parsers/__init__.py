@@ -13,13 +13,26 @@ from pathlib import Path
 
 from newsflow.article import Article
 from newsflow.errors import SourceError
+from parsers.jsonfile import iter_json
 from parsers.jsonl import iter_jsonl
 from parsers.manifest import Manifest, load_manifest
+from parsers.page import read_html_file
 from parsers.text import read_text_file
+from parsers.warc import WARC_SUFFIXES, is_warc, iter_warc
 
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
-SUPPORTED = TEXT_SUFFIXES | JSONL_SUFFIXES
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+JSON_SUFFIXES = frozenset({".json"})
+SUPPORTED = (
+    TEXT_SUFFIXES | JSONL_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | frozenset(WARC_SUFFIXES)
+)
+
+
+def is_supported(path: Path) -> bool:
+    """Whether ``path`` names a kind of file the parsers read."""
+    return is_warc(path) or path.suffix.lower() in SUPPORTED
+
 
 Item = Article | SourceError
 
@@ -34,10 +47,20 @@ def _manifest_for(directory: Path, name: str) -> tuple[Manifest, SourceError | N
         return Manifest(), exc
 
 
-def _read_file(path: Path, manifest: Manifest) -> Iterator[Item]:
+def read_file(path: Path, manifest: Manifest) -> Iterator[Item]:
+    """The articles of one file, read by its kind (its suffix)."""
     suffix = path.suffix.lower()
-    if suffix in JSONL_SUFFIXES:
+    if is_warc(path):
+        yield from iter_warc(path)
+    elif suffix in JSONL_SUFFIXES:
         yield from iter_jsonl(path, source=manifest.defaults.get("source") or path.stem)
+    elif suffix in JSON_SUFFIXES:
+        yield from iter_json(path, source=manifest.defaults.get("source") or path.stem)
+    elif suffix in HTML_SUFFIXES:
+        try:
+            yield read_html_file(path, meta=manifest.for_file(path.name))
+        except SourceError as exc:
+            yield exc
     elif suffix in TEXT_SUFFIXES:
         source = path.parent.name or "local"
         try:
@@ -51,13 +74,18 @@ def _read_file(path: Path, manifest: Manifest) -> Iterator[Item]:
         )
 
 
-def iter_path(path: Path, manifest_name: str = "manifest.yaml") -> Iterator[Item]:
-    """Every article under ``path`` (a file or a directory tree), in a stable order."""
+def iter_files(
+    path: Path, manifest_name: str = "manifest.yaml"
+) -> Iterator[tuple[Path, Manifest] | SourceError]:
+    """The files under ``path`` (a file or a directory tree) with their manifests, in order.
+
+    Unreadable manifests and a missing ``path`` come out as errors.
+    """
     if path.is_file():
         manifest, problem = _manifest_for(path.parent, manifest_name)
         if problem:
             yield problem
-        yield from _read_file(path, manifest)
+        yield path, manifest
         return
     if not path.is_dir():
         yield SourceError(str(path), "no such file or directory")
@@ -70,12 +98,17 @@ def iter_path(path: Path, manifest_name: str = "manifest.yaml") -> Iterator[Item
         if problem:
             yield problem
         for file in sorted(directory.iterdir()):
-            if (
-                file.is_file()
-                and file.suffix.lower() in SUPPORTED
-                and not file.name.startswith(".")
-            ):
-                yield from _read_file(file, manifest)
+            if file.is_file() and is_supported(file) and not file.name.startswith("."):
+                yield file, manifest
+
+
+def iter_path(path: Path, manifest_name: str = "manifest.yaml") -> Iterator[Item]:
+    """Every article under ``path`` (a file or a directory tree), in a stable order."""
+    for entry in iter_files(path, manifest_name):
+        if isinstance(entry, SourceError):
+            yield entry
+        else:
+            yield from read_file(*entry)
 
 
 def iter_paths(paths: Iterable[Path], manifest_name: str = "manifest.yaml") -> Iterator[Item]:
@@ -90,4 +123,4 @@ def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield batch
 
 
-__all__ = ["Item", "batched", "iter_path", "iter_paths"]
+__all__ = ["Item", "batched", "is_supported", "iter_files", "iter_path", "iter_paths", "read_file"]

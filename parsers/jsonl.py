@@ -73,24 +73,43 @@ def parse_record(record: object, *, origin: str, source: str) -> Article:
     )
 
 
-def iter_jsonl(path: Path, *, source: str) -> Iterator[Article | SourceError]:
-    """Articles from a JSONL file, streamed line by line; bad lines come out as errors."""
+def iter_jsonl_lines(
+    path: Path, *, source: str, resume_after: tuple[int, int] | None = None
+) -> Iterator[tuple[Article | SourceError, int, int]]:
+    """Each article (or error) of a JSONL file with its line number and the line's byte offset.
+
+    With ``resume_after`` (a line number and its offset, as yielded before), reading starts
+    with the line after it.
+    """
     try:
         handle = path.open("rb")
     except OSError as exc:
-        yield SourceError(str(path), f"cannot read file: {exc.strerror or exc}")
+        yield SourceError(str(path), f"cannot read file: {exc.strerror or exc}"), 0, 0
         return
     with handle:
-        for number, line in enumerate(handle, start=1):
+        number, offset = 0, 0
+        if resume_after is not None:
+            number, offset = resume_after
+            handle.seek(offset)
+            offset += len(handle.readline())
+        for line in handle:
+            number += 1
+            start, offset = offset, offset + len(line)
             origin = f"{path}:{number}"
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                yield SourceError(origin, f"invalid JSON: {exc}")
+                yield SourceError(origin, f"invalid JSON: {exc}"), number, start
                 continue
             try:
-                yield parse_record(record, origin=origin, source=source)
+                yield parse_record(record, origin=origin, source=source), number, start
             except SourceError as exc:
-                yield exc
+                yield exc, number, start
+
+
+def iter_jsonl(path: Path, *, source: str) -> Iterator[Article | SourceError]:
+    """Articles from a JSONL file, streamed line by line; bad lines come out as errors."""
+    for item, _, _ in iter_jsonl_lines(path, source=source):
+        yield item

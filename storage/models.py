@@ -213,3 +213,23 @@ class Feed(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     source: Mapped[Source] = relationship(lazy="joined")
+
+
+class BackfillCheckpoint(Base):
+    """How far backfills have committed one input file (see :mod:`newsflow.backfill`).
+
+    ``fingerprint`` (size and modification time) tells whether the file changed since;
+    ``records`` counts the items committed; ``position`` is the byte offset of the last
+    committed record in a WARC or JSONL file (``None`` for other kinds).
+    """
+
+    __tablename__ = "backfill_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    input_key: Mapped[str] = mapped_column(Text, unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(100))
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    position: Mapped[int | None] = mapped_column(BigInteger)
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("ingestion_runs.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
