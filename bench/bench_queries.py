@@ -414,6 +414,7 @@ def main() -> None:
     parser.add_argument("--sqlite", type=Path, default=None)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument(
@@ -429,7 +430,7 @@ def main() -> None:
     n = args.articles
     sqlite_path = args.sqlite or corpus.CACHE / f"queries-{n}-{args.seed}.db"
     sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    urls = {"SQLite": f"sqlite:///{sqlite_path}"}
+    urls = {} if args.no_sqlite else {"SQLite": f"sqlite:///{sqlite_path}"}
     if not args.no_postgres:
         import psycopg
 

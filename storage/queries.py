@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import ColumnElement, Engine, Select, exists, false, func, select
 from sqlalchemy.orm import Session
 
 from storage import models
-from storage.fulltext import apply_search
+from storage.fulltext import apply_search, limit_ranked
 
 
 @dataclass(frozen=True)
@@ -122,31 +122,48 @@ def _row(article: models.Article, topics: list[str]) -> ArticleRow:
     )
 
 
+# A topic with at least this many tagged articles is "large": listing its newest articles walks
+# ix_articles_newest and checks each article's tags (stops after ``limit`` hits); a smaller
+# one is listed from its tags (at most this many ids, then sorted).
+LARGE_TOPIC = 2_000
+
+
+def _topic_filter(session: Session, slug: str) -> ColumnElement[bool]:
+    topic_id = session.scalar(select(models.Topic.id).where(models.Topic.slug == slug))
+    if topic_id is None:
+        return false()
+    T = models.ArticleTopic
+    probe = select(T.article_id).where(T.topic_id == topic_id).limit(LARGE_TOPIC).subquery()
+    size = session.scalar(select(func.count()).select_from(probe)) or 0
+    if size >= LARGE_TOPIC:
+        return exists().where(T.article_id == models.Article.id, T.topic_id == topic_id)
+    return models.Article.id.in_(select(T.article_id).where(T.topic_id == topic_id))
+
+
 def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
-    """Articles matching every given filter; best match first with ``text``, else newest."""
-    stmt: Select[Any] = select(models.Article).join(models.Source)
-    if query.topic:
-        tagged = (
-            select(models.ArticleTopic.article_id)
-            .join(models.Topic, models.Topic.id == models.ArticleTopic.topic_id)
-            .where(models.Topic.slug == query.topic)
-        )
-        stmt = stmt.where(models.Article.id.in_(tagged))
-    if query.source:
-        stmt = stmt.where(models.Source.name == query.source)
-    if query.since:
-        stmt = stmt.where(models.Article.published_at >= query.since)
-    if query.until:
-        stmt = stmt.where(models.Article.published_at < query.until)
-    if not query.include_duplicates:
-        stmt = stmt.where(models.Article.duplicate_of.is_(None))
-    newest = (models.Article.published_at.desc().nulls_last(), models.Article.id.desc())
-    if query.text:
-        stmt, rank = apply_search(stmt, engine.dialect.name, query.text)
-        stmt = stmt.order_by(rank, *newest)
-    else:
-        stmt = stmt.order_by(*newest)
+    """Articles matching every given filter; best match first with ``text``, else newest.
+
+    A search matching more than ``fulltext.RANKED_MATCHES`` articles (after the other filters)
+    ranks the most recently stored that many of them.
+    """
     with Session(engine) as session:
+        stmt: Select[Any] = select(models.Article).join(models.Source)
+        if query.topic:
+            stmt = stmt.where(_topic_filter(session, query.topic))
+        if query.source:
+            stmt = stmt.where(models.Source.name == query.source)
+        if query.since:
+            stmt = stmt.where(models.Article.published_at >= query.since)
+        if query.until:
+            stmt = stmt.where(models.Article.published_at < query.until)
+        if not query.include_duplicates:
+            stmt = stmt.where(models.Article.duplicate_of.is_(None))
+        newest = (models.Article.published_at.desc().nulls_last(), models.Article.id.desc())
+        if query.text:
+            stmt, rank = apply_search(stmt, engine.dialect.name, query.text)
+            stmt = limit_ranked(session, stmt, engine.dialect.name).order_by(rank, *newest)
+        else:
+            stmt = stmt.order_by(*newest)
         articles = list(session.scalars(stmt.limit(query.limit)).unique())
         topics = _topics_of(session, [a.id for a in articles])
         return [_row(a, topics[a.id]) for a in articles]
