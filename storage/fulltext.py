@@ -10,16 +10,10 @@ import re
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Select, func, literal_column, table, text
-from sqlalchemy.orm import Session
 from sqlalchemy.sql import column
 
 from newsflow.errors import NewsflowError
 from storage import models
-
-# Ranking reads every match; a search matching more articles than this ranks the most
-# recently stored this many (a frequent word in a million articles would otherwise rank
-# hundreds of thousands of rows for 20 results).
-RANKED_MATCHES = 5_000
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
 _WORDS = re.compile(r"\w+", re.UNICODE)
@@ -71,21 +65,3 @@ def apply_search(
         stmt = stmt.where(vector.op("@@")(tsquery))
         return stmt, -func.ts_rank_cd(vector, tsquery, type_=Float)
     raise NewsflowError(f"full-text search is not supported on {dialect}")
-
-
-def limit_ranked(session: Session, stmt: Select[Any], dialect: str) -> Select[Any]:
-    """``stmt`` (a search from :func:`apply_search`) limited to its ``RANKED_MATCHES`` most
-    recently stored matches when it has more: one look-up of the cut-off id, newest first."""
-    order = (
-        literal_column("articles_fts.rowid").desc()
-        if dialect == "sqlite"
-        else models.Article.id.desc()
-    )
-    cutoff_stmt = (
-        stmt.with_only_columns(models.Article.id)
-        .order_by(order)
-        .offset(RANKED_MATCHES - 1)
-        .limit(1)
-    )
-    cutoff = session.scalar(cutoff_stmt)
-    return stmt if cutoff is None else stmt.where(models.Article.id >= cutoff)

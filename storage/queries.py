@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Engine, Select, exists, false, func, selec
 from sqlalchemy.orm import Session
 
 from storage import models
-from storage.fulltext import apply_search, limit_ranked
+from storage.fulltext import apply_search
 
 
 @dataclass(frozen=True)
@@ -128,11 +128,13 @@ def _row(article: models.Article, topics: list[str]) -> ArticleRow:
 LARGE_TOPIC = 2_000
 
 
-def _topic_filter(session: Session, slug: str) -> ColumnElement[bool]:
+def _topic_filter(session: Session, slug: str, searching: bool) -> ColumnElement[bool]:
     topic_id = session.scalar(select(models.Topic.id).where(models.Topic.slug == slug))
     if topic_id is None:
         return false()
     T = models.ArticleTopic
+    if searching:  # the full-text index drives the query: the topic's ids are a filter
+        return models.Article.id.in_(select(T.article_id).where(T.topic_id == topic_id))
     probe = select(T.article_id).where(T.topic_id == topic_id).limit(LARGE_TOPIC).subquery()
     size = session.scalar(select(func.count()).select_from(probe)) or 0
     if size >= LARGE_TOPIC:
@@ -143,13 +145,13 @@ def _topic_filter(session: Session, slug: str) -> ColumnElement[bool]:
 def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
     """Articles matching every given filter; best match first with ``text``, else newest.
 
-    A search matching more than ``fulltext.RANKED_MATCHES`` articles (after the other filters)
-    ranks the most recently stored that many of them.
+    Without ``text``, a topic with many articles is listed by walking the newest originals
+    (``ix_articles_newest``) and checking each one's tags; a small one from its tagged ids.
     """
     with Session(engine) as session:
         stmt: Select[Any] = select(models.Article).join(models.Source)
         if query.topic:
-            stmt = stmt.where(_topic_filter(session, query.topic))
+            stmt = stmt.where(_topic_filter(session, query.topic, bool(query.text)))
         if query.source:
             stmt = stmt.where(models.Source.name == query.source)
         if query.since:
@@ -161,7 +163,7 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
         newest = (models.Article.published_at.desc().nulls_last(), models.Article.id.desc())
         if query.text:
             stmt, rank = apply_search(stmt, engine.dialect.name, query.text)
-            stmt = limit_ranked(session, stmt, engine.dialect.name).order_by(rank, *newest)
+            stmt = stmt.order_by(rank, *newest)
         else:
             stmt = stmt.order_by(*newest)
         articles = list(session.scalars(stmt.limit(query.limit)).unique())

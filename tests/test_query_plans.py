@@ -1,5 +1,5 @@
-"""The listing query's plan choices (large or small topic, capped ranking) give the results
-their definitions say, on real SQLite and PostgreSQL."""
+"""The listing query's plan choices (a large or a small topic) give the same results, on real
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from newsflow.article import Article
 from newsflow.pipeline import process, tagger_for
-from storage import fulltext, queries
+from storage import queries
 from storage.queries import ArticleQuery
 from storage.repository import store_batch
 
@@ -77,17 +77,3 @@ def test_listing_is_newest_first_without_copies(stored: Engine) -> None:
 
 def test_unknown_topic_matches_nothing(stored: Engine) -> None:
     assert queries.find_articles(stored, ArticleQuery(topic="no-such-topic")) == []
-
-
-def test_ranking_is_capped_to_the_most_recently_stored_matches(
-    stored: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    everything = _ids(stored, ArticleQuery(text="dispatch", limit=100))
-    assert len(everything) > 10  # the originals (near copies and the exact copy are hidden)
-    few = _ids(stored, ArticleQuery(text="bakery", limit=100))
-    assert 0 < len(few) <= 5
-    monkeypatch.setattr(fulltext, "RANKED_MATCHES", 5)
-    capped = _ids(stored, ArticleQuery(text="dispatch", limit=100))
-    assert sorted(capped) == sorted(everything)[-5:]
-    # a search with no more matches than the cap is ranked in full, as before
-    assert _ids(stored, ArticleQuery(text="bakery", limit=100)) == few
