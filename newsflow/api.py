@@ -45,7 +45,7 @@ def find_articles(query: ArticleQuery, database_url: str | None = None) -> list[
     if query.since and query.until and query.since >= query.until:
         raise NewsflowError("--since must be earlier than --until")
     engine = engine_for(database_url)
-    if query.topic and query.topic not in queries.topic_counts(engine):
+    if query.topic and query.topic not in queries.topic_slugs(engine):
         raise NewsflowError(f"unknown topic {query.topic!r}; `newsflow topics` lists them")
     return queries.find_articles(engine, query)
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -75,7 +76,15 @@ class Article(Base):
         UniqueConstraint("url", name="uq_articles_url"),
         Index("ix_articles_content_hash", "content_hash"),
         Index("ix_articles_published_at", "published_at"),
-        Index("ix_articles_duplicate_of", "duplicate_of"),
+        # Copies only; originals are listed through ix_articles_newest (migration 0005).
+        Index(
+            "ix_articles_duplicate_of",
+            "duplicate_of",
+            sqlite_where=text("duplicate_of IS NOT NULL"),
+            postgresql_where=text("duplicate_of IS NOT NULL"),
+        ),
+        # ix_articles_newest (published_at DESC NULLS LAST, id DESC) WHERE duplicate_of IS
+        # NULL lives in migration 0005 only: Alembic cannot compare DESC index expressions.
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

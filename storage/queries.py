@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import ColumnElement, Engine, Select, exists, false, func, select
 from sqlalchemy.orm import Session
 
 from storage import models
@@ -122,31 +122,50 @@ def _row(article: models.Article, topics: list[str]) -> ArticleRow:
     )
 
 
+# A topic with at least this many tagged articles is "large": listing its newest articles walks
+# ix_articles_newest and checks each article's tags (stops after ``limit`` hits); a smaller
+# one is listed from its tags (at most this many ids, then sorted).
+LARGE_TOPIC = 2_000
+
+
+def _topic_filter(session: Session, slug: str, searching: bool) -> ColumnElement[bool]:
+    topic_id = session.scalar(select(models.Topic.id).where(models.Topic.slug == slug))
+    if topic_id is None:
+        return false()
+    T = models.ArticleTopic
+    if searching:  # the full-text index drives the query: the topic's ids are a filter
+        return models.Article.id.in_(select(T.article_id).where(T.topic_id == topic_id))
+    probe = select(T.article_id).where(T.topic_id == topic_id).limit(LARGE_TOPIC).subquery()
+    size = session.scalar(select(func.count()).select_from(probe)) or 0
+    if size >= LARGE_TOPIC:
+        return exists().where(T.article_id == models.Article.id, T.topic_id == topic_id)
+    return models.Article.id.in_(select(T.article_id).where(T.topic_id == topic_id))
+
+
 def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
-    """Articles matching every given filter; best match first with ``text``, else newest."""
-    stmt: Select[Any] = select(models.Article).join(models.Source)
-    if query.topic:
-        tagged = (
-            select(models.ArticleTopic.article_id)
-            .join(models.Topic, models.Topic.id == models.ArticleTopic.topic_id)
-            .where(models.Topic.slug == query.topic)
-        )
-        stmt = stmt.where(models.Article.id.in_(tagged))
-    if query.source:
-        stmt = stmt.where(models.Source.name == query.source)
-    if query.since:
-        stmt = stmt.where(models.Article.published_at >= query.since)
-    if query.until:
-        stmt = stmt.where(models.Article.published_at < query.until)
-    if not query.include_duplicates:
-        stmt = stmt.where(models.Article.duplicate_of.is_(None))
-    newest = (models.Article.published_at.desc().nulls_last(), models.Article.id.desc())
-    if query.text:
-        stmt, rank = apply_search(stmt, engine.dialect.name, query.text)
-        stmt = stmt.order_by(rank, *newest)
-    else:
-        stmt = stmt.order_by(*newest)
+    """Articles matching every given filter; best match first with ``text``, else newest.
+
+    Without ``text``, a topic with many articles is listed by walking the newest originals
+    (``ix_articles_newest``) and checking each one's tags; a small one from its tagged ids.
+    """
     with Session(engine) as session:
+        stmt: Select[Any] = select(models.Article).join(models.Source)
+        if query.topic:
+            stmt = stmt.where(_topic_filter(session, query.topic, bool(query.text)))
+        if query.source:
+            stmt = stmt.where(models.Source.name == query.source)
+        if query.since:
+            stmt = stmt.where(models.Article.published_at >= query.since)
+        if query.until:
+            stmt = stmt.where(models.Article.published_at < query.until)
+        if not query.include_duplicates:
+            stmt = stmt.where(models.Article.duplicate_of.is_(None))
+        newest = (models.Article.published_at.desc().nulls_last(), models.Article.id.desc())
+        if query.text:
+            stmt, rank = apply_search(stmt, engine.dialect.name, query.text)
+            stmt = stmt.order_by(rank, *newest)
+        else:
+            stmt = stmt.order_by(*newest)
         articles = list(session.scalars(stmt.limit(query.limit)).unique())
         topics = _topics_of(session, [a.id for a in articles])
         return [_row(a, topics[a.id]) for a in articles]
@@ -181,6 +200,12 @@ def get_article(engine: Engine, article_id: int) -> ArticleDetail | None:
                 for t in tags
             ],
         )
+
+
+def topic_slugs(engine: Engine) -> set[str]:
+    """The slugs of the topics in the database (a small table: no article is read)."""
+    with Session(engine) as session:
+        return set(session.scalars(select(models.Topic.slug)))
 
 
 def topic_counts(engine: Engine, include_duplicates: bool = False) -> dict[str, int]:

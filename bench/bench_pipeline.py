@@ -1,0 +1,452 @@
+"""Ingestion benchmark: the Prefect flow against a bare loop of the libraries, in one run.
+
+    python bench/bench_pipeline.py [--sizes 10000,100000] [--kinds jsonl,feed,html,warc]
+        [--feed-sizes 2000,10000] [--page-sizes 1000,4000] [--batch-size 100]
+        [--out bench/results.md]
+
+For each input kind and size (corpora from ``bench/corpus.py``, cached) it measures, each in a
+subprocess of its own (so peak RSS is that run's alone):
+
+1. **bare**: the libraries alone in a loop, no orchestration: read (``json`` / ``feedparser`` /
+   file read / ``warcio``), extract (``trafilatura.bare_extraction`` with metadata for pages,
+   ``lxml`` text of a feed entry's HTML), SHA-256 of the text, ``sqlite3`` ``executemany``
+   insert committed per batch;
+2. **stages**: newsflow's plain functions stage by stage (parse, extract, dedup keys: hash and
+   near-dup signature, tag, store) into a fresh SQLite database, timed per stage;
+3. **flow**: the Prefect flow as users run it: ``newsflow ingest PATH`` (``newsflow ingest
+   --sources FILE`` for feeds, served from a loopback HTTP server), Prefect's start-up included;
+   start-up alone is the same command over an empty directory.
+
+Pages (``html``, ``warc``) go through trafilatura (10-20 ms a page) and feed entries through
+feedparser's sanitiser (~10 ms an entry), so they have sizes of their own (``--page-sizes``,
+``--feed-sizes``); ``--sizes 10000,100000 --feed-sizes 10000,100000 --page-sizes
+10000,100000`` is the full-size run (about half an hour a pass at 100k pages on 2 idle cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import corpus  # noqa: E402
+
+PAGE_KINDS = ("html", "warc")
+
+
+# --- reading the corpora ------------------------------------------------------------------
+
+
+def _files(directory: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file() and p.name.endswith(suffixes))
+
+
+def iter_pages(directory: Path, kind: str) -> Iterator[tuple[str, bytes]]:
+    """(URL or path, HTML bytes) of every page of an ``html`` or ``warc`` corpus."""
+    if kind == "html":
+        for path in _files(directory, (".html",)):
+            yield str(path), path.read_bytes()
+        return
+    from warcio.archiveiterator import ArchiveIterator
+
+    for path in _files(directory, (".warc.gz",)):
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type == "response":
+                    url = record.rec_headers.get_header("WARC-Target-URI")
+                    yield url, record.content_stream().read()
+
+
+# --- 1. the bare loop ---------------------------------------------------------------------
+
+
+def bare(kind: str, directory: Path, db: Path, batch_size: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(
+        "CREATE TABLE articles (id INTEGER PRIMARY KEY, url TEXT UNIQUE, title TEXT, "
+        "text TEXT, published TEXT, content_hash TEXT)"
+    )
+    insert = (
+        "INSERT OR IGNORE INTO articles (url, title, text, published, content_hash) "
+        "VALUES (?, ?, ?, ?, ?)"
+    )
+    rows: list[tuple[object, ...]] = []
+    count = 0
+
+    def add(url: object, title: object, text: str, published: object) -> None:
+        nonlocal rows, count
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        rows.append((url, title, text, published, digest))
+        count += 1
+        if len(rows) == batch_size:
+            conn.executemany(insert, rows)
+            conn.commit()
+            rows = []
+
+    if kind == "jsonl":
+        with (directory / "articles.jsonl").open("rb") as handle:
+            for line in handle:
+                r = json.loads(line)
+                add(r["url"], r["title"], r["text"], r["published"])
+    elif kind == "feed":
+        import feedparser
+        import lxml.html  # type: ignore[import-untyped]
+
+        for path in _files(directory, (".rss", ".atom")):
+            for entry in feedparser.parse(path.read_bytes()).entries:
+                content = entry.get("content") or [{"value": entry.get("summary", "")}]
+                text = lxml.html.fromstring(content[0]["value"]).text_content()
+                add(entry.get("link"), entry.get("title"), text, entry.get("published"))
+    else:
+        import trafilatura
+
+        for url, page in iter_pages(directory, kind):
+            doc = trafilatura.bare_extraction(page.decode("utf-8"), with_metadata=True)
+            if doc is None:
+                continue
+            d = doc if isinstance(doc, dict) else doc.as_dict()
+            add(d.get("url") or url, d.get("title"), str(d.get("text") or ""), d.get("date"))
+    if rows:
+        conn.executemany(insert, rows)
+        conn.commit()
+    conn.close()
+    return {"seconds": time.perf_counter() - started, "articles": count}
+
+
+# --- 2. newsflow's plain functions, stage by stage ------------------------------------------
+
+
+def stages(kind: str, directory: Path, db: Path, batch_size: int) -> dict[str, Any]:
+    from newsflow.article import Article, ProcessedArticle
+    from newsflow.errors import SourceError
+    from newsflow.pipeline import neardup_config, prepare_database, tag_document, tagger_for
+    from parsers import batched, iter_path
+    from processing.dedup import content_hash
+    from processing.neardup import signature
+    from storage.repository import BatchResult, store_batch
+
+    started = time.perf_counter()
+    tagger = tagger_for(None)
+    near = neardup_config()
+    engine = prepare_database(f"sqlite:///{db}", tagger)
+    times = dict.fromkeys(("parse", "extract", "dedup", "tag", "store"), 0.0)
+    totals = BatchResult()
+
+    def process_and_store(articles: list[Article]) -> None:
+        t0 = time.perf_counter()
+        keys = [(content_hash(a), signature(a, near) if near.enabled else None) for a in articles]
+        t1 = time.perf_counter()
+        tags = [tag_document(tagger, a.document) for a in articles]
+        t2 = time.perf_counter()
+        items = [
+            ProcessedArticle(a, h, t, tagger.version, s)
+            for a, (h, s), t in zip(articles, keys, tags, strict=True)
+        ]
+        totals.add(store_batch(engine, items, near))
+        t3 = time.perf_counter()
+        times["dedup"] += t1 - t0
+        times["tag"] += t2 - t1
+        times["store"] += t3 - t2
+
+    def timed_batches(items: Iterator[Any], stage: str) -> Iterator[list[Any]]:
+        batches = batched(items, batch_size)
+        while True:
+            t0 = time.perf_counter()
+            batch = next(batches, None)
+            times[stage] += time.perf_counter() - t0
+            if batch is None:
+                return
+            yield batch
+
+    if kind == "jsonl":
+        # Parsing and cleaning (and HTML to text, for HTML bodies) happen in one reader.
+        for batch in timed_batches(iter_path(directory / "articles.jsonl"), "parse"):
+            process_and_store([a for a in batch if isinstance(a, Article)])
+    elif kind == "feed":
+        from parsers.feed import parse_feed
+
+        def feed_articles() -> Iterator[Article]:
+            for path in _files(directory, (".rss", ".atom")):
+                parsed = parse_feed(path.read_bytes(), source=path.stem, origin=path.as_uri())
+                yield from (item.article for item in parsed.items)
+
+        for batch in timed_batches(feed_articles(), "parse"):
+            process_and_store(batch)
+    else:
+        from parsers.extract import extract_page
+
+        for batch in timed_batches(iter_pages(directory, kind), "parse"):
+            t0 = time.perf_counter()
+            articles = []
+            for origin, page in batch:
+                content = extract_page(page.decode("utf-8"), origin)
+                if content is not None:
+                    articles.append(
+                        Article(
+                            source=directory.name,
+                            title=content.title,
+                            text=content.text,
+                            origin=origin,
+                            url=origin if origin.startswith("http") else None,
+                            guid=None if origin.startswith("http") else Path(origin).name,
+                        )
+                    )
+            times["extract"] += time.perf_counter() - t0
+            process_and_store(articles)
+    del SourceError
+    return {
+        "seconds": time.perf_counter() - started,
+        "stages": times,
+        "articles": totals.read,
+        "new": totals.new,
+        "duplicates": totals.duplicates,
+        "topics": dict(totals.topics),
+    }
+
+
+# --- 3. the flow, as users run it ---------------------------------------------------------
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "NEWSFLOW_"))}
+    env["PREFECT_HOME"] = str(home / ".prefect")
+    return env
+
+
+def run(command: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Run ``command``; its wall time, its peak RSS in MB and its output."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        command, cwd=cwd, env=_env(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode("utf-8", "replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - started
+    if proc.returncode not in (0,):
+        raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}):\n{output[-3000:]}")
+    return elapsed, usage.ru_maxrss / 1024, output
+
+
+def newsflow(args: list[str], cwd: Path) -> tuple[float, float, dict[str, Any]]:
+    seconds, rss, output = run(
+        [sys.executable, "-c", "from flows.cli import run; run()", *args, "--format", "json"], cwd
+    )
+    summary, _ = json.JSONDecoder().raw_decode(output[output.index("{") :])
+    return seconds, rss, summary
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def flow(kind: str, directory: Path, db: Path, batch_size: int, work: Path) -> dict[str, Any]:
+    url = f"sqlite:///{db}"
+    if kind != "feed":
+        target = directory / "articles.jsonl" if kind == "jsonl" else directory
+        seconds, rss, out = newsflow(
+            ["ingest", str(target), "--db", url, "--batch-size", str(batch_size)], work
+        )
+        return {"seconds": seconds, "rss_mb": rss, "new": out["new"], "read": out["read"]}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        sources = work / f"sources-{directory.name}.yaml"
+        sources.write_text(
+            "feeds:\n"
+            + "".join(
+                f"  - name: {p.stem}\n    url: http://127.0.0.1:{port}/{p.name}\n"
+                for p in _files(directory, (".rss", ".atom"))
+            ),
+            encoding="utf-8",
+        )
+        seconds, rss, out = newsflow(["ingest", "--sources", str(sources), "--db", url], work)
+    finally:
+        server.shutdown()
+    return {"seconds": seconds, "rss_mb": rss, "new": out["new"], "read": out["read"]}
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def worker(
+    mode: str, kind: str, directory: Path, db: Path, batch_size: int, work: Path
+) -> dict[str, Any]:
+    """Run one measurement in a subprocess of its own; its result with its peak RSS."""
+    seconds, rss, output = run(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            mode,
+            "--kinds",
+            kind,
+            "--input",
+            str(directory),
+            "--db",
+            str(db),
+            "--batch-size",
+            str(batch_size),
+        ],
+        work,
+    )
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    result["rss_mb"] = rss
+    result["process_seconds"] = seconds
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="sizes for jsonl")
+    parser.add_argument("--feed-sizes", default="2000,10000", help="sizes for feed")
+    parser.add_argument("--page-sizes", default="1000,4000", help="sizes for html and warc")
+    parser.add_argument("--kinds", default="jsonl,feed,html,warc")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--modes", default="bare,stages,flow")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    parser.add_argument("--worker", choices=["bare", "stages"], help=argparse.SUPPRESS)
+    parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        fn = bare if args.worker == "bare" else stages
+        print(json.dumps(fn(args.kinds, args.input, args.db, args.batch_size)))
+        return
+    kinds = args.kinds.split(",")
+    modes = args.modes.split(",")
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp:
+        work = Path(tmp)
+        # The first run in a fresh PREFECT_HOME also creates Prefect's own database: do it
+        # once, unmeasured; then start-up alone is an ingest of an empty directory.
+        empty = work / "empty"
+        empty.mkdir()
+        newsflow(["ingest", str(ROOT / "seeds"), "--db", f"sqlite:///{work / 'warm.db'}"], work)
+        startup, startup_rss, _ = newsflow(
+            ["ingest", str(empty), "--db", f"sqlite:///{work / 'startup.db'}"], work
+        )
+        print(f"start-up: {startup:.1f} s, {startup_rss:.0f} MB", flush=True)
+        for kind in kinds:
+            sizes = {"feed": args.feed_sizes, "jsonl": args.sizes}.get(kind, args.page_sizes)
+            for n in (int(s) for s in sizes.split(",") if s):
+                t0 = time.perf_counter()
+                directory = corpus.corpus(kind, n)
+                made = time.perf_counter() - t0
+                row: dict[str, Any] = {
+                    "kind": kind,
+                    "n": n,
+                    "mb": corpus.size_mb(directory),
+                    "generated_s": made,
+                }
+                for mode in modes:
+                    db = work / f"{mode}-{kind}-{n}.db"
+                    if mode == "flow":
+                        row[mode] = flow(kind, directory, db, args.batch_size, work)
+                    else:
+                        row[mode] = worker(mode, kind, directory, db, args.batch_size, work)
+                    print(kind, n, mode, json.dumps(row[mode]), flush=True)
+                    db.unlink(missing_ok=True)
+                results.append(row)
+    report = markdown(results, startup, startup_rss, args)
+    args.out.write_text(report, encoding="utf-8")
+    (args.out.with_suffix(".json")).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    print(report)
+
+
+def markdown(results: list[dict[str, Any]], startup: float, startup_rss: float, args: Any) -> str:
+    command = "python bench/bench_pipeline.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}"
+        for k, v in (
+            ("sizes", args.sizes),
+            ("feed_sizes", args.feed_sizes),
+            ("page_sizes", args.page_sizes),
+            ("kinds", args.kinds),
+            ("batch_size", args.batch_size),
+        )
+    )
+    lines = [
+        "# Ingestion benchmark",
+        "",
+        f"Produced by `{command}` on {time.strftime('%Y-%m-%d', time.gmtime())}: "
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} cores (shared with other work, so "
+        "absolute times are noisy; every ratio compares runs of the same invocation).",
+        "",
+        f"Prefect start-up (`newsflow ingest` of an empty directory): {startup:.1f} s, "
+        f"peak RSS {startup_rss:.0f} MB.",
+        "",
+        "| input | articles | MB | bare s | bare art/s | stages s | flow s | flow − start-up s "
+        "| flow / bare | flow / stages | new / copies (stages) | new (flow) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        b, s, f = r.get("bare", {}), r.get("stages", {}), r.get("flow", {})
+        bs, ss, fs = b.get("seconds"), s.get("seconds"), f.get("seconds")
+
+        def fmt(x: float | None, spec: str = ".1f") -> str:
+            return "" if x is None else format(x, spec)
+
+        lines.append(
+            f"| {r['kind']} | {r['n']:,} | {r['mb']:.0f} | {fmt(bs)} | "
+            f"{fmt(r['n'] / bs if bs else None, ',.0f')} | {fmt(ss)} | {fmt(fs)} | "
+            f"{fmt(fs - startup if fs else None)} | "
+            f"{fmt(fs / bs if fs and bs else None, '.2f')}x | "
+            f"{fmt(fs / ss if fs and ss else None, '.2f')}x | "
+            f"{s.get('new', '')} / {s.get('duplicates', '')} | {f.get('new', '')} |"
+        )
+    lines += [
+        "",
+        "Per-stage time of newsflow's plain functions (seconds, share of the stages' total):",
+        "",
+        "| input | articles | parse | extract | dedup keys | tag | store |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        st = r.get("stages", {}).get("stages")
+        if not st:
+            continue
+        total = sum(st.values()) or 1.0
+        cells = " | ".join(
+            f"{st[k]:.1f} ({st[k] / total:.0%})"
+            for k in ("parse", "extract", "dedup", "tag", "store")
+        )
+        lines.append(f"| {r['kind']} | {r['n']:,} | {cells} |")
+    lines += [
+        "",
+        "Peak RSS of each process (MB): flat as the input grows means streaming works.",
+        "",
+        "| input | articles | bare | stages | flow |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['kind']} | {r['n']:,} | "
+            + " | ".join(f"{r.get(m, {}).get('rss_mb', 0):.0f}" for m in ("bare", "stages", "flow"))
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
