@@ -42,11 +42,22 @@ class PageContent:
         return "\n\n".join(self.paragraphs)
 
 
-def page_language(html: str) -> str | None:
-    """The language a page declares (``<html lang>``, ``content-language`` meta), if valid."""
+_HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
+HEAD_CHARS = 200_000  # where the head is looked for, and its longest
+
+
+def page_head(html: str) -> BeautifulSoup:
+    """The page up to the end of its ``<head>`` (where ``<html lang>``, the canonical link
+    and the meta tags are), parsed; parsing only that keeps it cheap on long pages."""
+    end = _HEAD_END.search(html, 0, HEAD_CHARS)
     with warnings.catch_warnings():  # XHTML pages are fine to read as HTML here
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        soup = BeautifulSoup(html[:20_000], "html.parser")
+        return BeautifulSoup(html[: end.start() if end else HEAD_CHARS], "html.parser")
+
+
+def page_language(html: str | BeautifulSoup) -> str | None:
+    """The language a page declares (``<html lang>``, ``content-language`` meta), if valid."""
+    soup = page_head(html) if isinstance(html, str) else html
     root = soup.find("html")
     candidates: list[object] = [root.get("lang") if root is not None else None]
     for meta in soup.find_all("meta"):
@@ -59,8 +70,13 @@ def page_language(html: str) -> str | None:
     return None
 
 
-def extract_page(html: str, url: str | None = None) -> PageContent | None:
-    """Main text, title, date, authors and language of an article page; ``None`` if no text."""
+def extract_page(
+    html: str, url: str | None = None, head: BeautifulSoup | None = None
+) -> PageContent | None:
+    """Main text, title, date, authors and language of an article page; ``None`` if no text.
+
+    ``head`` is the page's head as :func:`page_head` parsed it, when the caller has it.
+    """
     if not html.strip():
         return None
     document = trafilatura.bare_extraction(
@@ -88,7 +104,7 @@ def extract_page(html: str, url: str | None = None) -> PageContent | None:
         paragraphs=paragraphs,
         published=str(document.get("date")) if document.get("date") else None,
         authors=authors,
-        language=page_language(html),
+        language=page_language(head if head is not None else html),
     )
 
 

@@ -7,32 +7,28 @@ the page declares one, else the address it was fetched from (a WARC record's tar
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
+from bs4 import BeautifulSoup
 
 from newsflow.article import Article
 from newsflow.charset import decode_body
 from newsflow.errors import SourceError
 from parsers.dates import parse_date
-from parsers.extract import extract_page
+from parsers.extract import extract_page, page_head
 from parsers.text import authors_of
 from parsers.urls import canonicalize_url
 
 MAX_PAGE_BYTES = 20 * 1024 * 1024
-_HEAD_CHARS = 200_000
 
 
-def declared_url(html: str, base: str | None = None) -> str | None:
+def declared_url(html: str | BeautifulSoup, base: str | None = None) -> str | None:
     """The page's canonical address: ``<link rel="canonical">``, else ``og:url``; absolute only."""
-    with warnings.catch_warnings():  # XHTML pages are fine to read as HTML here
-        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        soup = BeautifulSoup(html[:_HEAD_CHARS], "html.parser")
+    soup = page_head(html) if isinstance(html, str) else html
     candidates: list[object] = []
     for link in soup.find_all("link"):
         rel: object = link.get("rel")
@@ -77,8 +73,9 @@ def parse_page(
     ``default_source``. Dates are read to the day (trafilatura's precision).
     """
     meta = meta or {}
-    page_url = declared_url(html, url) or url
-    content = extract_page(html, page_url)
+    head = page_head(html)
+    page_url = declared_url(head, url) or url
+    content = extract_page(html, page_url, head)
     if content is None:
         raise SourceError(origin, "no article text found in the page")
     final_url = canonicalize_url(str(meta.get("url") or page_url or "")) or None

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Select, func, literal_column, table, text
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import column
 
 from newsflow.errors import NewsflowError
@@ -66,3 +67,22 @@ def apply_search(
         stmt = stmt.where(vector.op("@@")(tsquery))
         return stmt, -func.ts_rank_cd(vector, tsquery, type_=Float)
     raise NewsflowError(f"full-text search is not supported on {dialect}")
+
+
+def has_many_matches(session: Session, dialect: str, query: str, many: int) -> bool:
+    """Whether ``query`` matches at least ``many`` stored articles (counting stops there)."""
+    query = query.replace("\x00", " ")
+    if dialect == "sqlite":
+        probe = (
+            "SELECT count(*) FROM (SELECT rowid FROM articles_fts "
+            "WHERE articles_fts MATCH :q LIMIT :n) AS m"
+        )
+        match = fts5_query(query)
+    else:
+        probe = (
+            "SELECT count(*) FROM (SELECT 1 FROM articles "
+            "WHERE search @@ websearch_to_tsquery('english', :q) LIMIT :n) AS m"
+        )
+        match = query
+    found = session.scalar(text(probe), {"q": match, "n": many})
+    return (found or 0) >= many

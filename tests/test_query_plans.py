@@ -77,3 +77,41 @@ def test_listing_is_newest_first_without_copies(stored: Engine) -> None:
 
 def test_unknown_topic_matches_nothing(stored: Engine) -> None:
     assert queries.find_articles(stored, ArticleQuery(topic="no-such-topic")) == []
+
+
+@pytest.mark.postgres
+def test_a_frequent_search_ranks_its_newest_matches(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a search matching at least FREQUENT_MATCHES articles ranks only the newest
+    RANK_WINDOW of those that pass the other filters; a rarer one ranks every match."""
+    from storage.db import open_database
+
+    engine = open_database(postgres_url)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    # "talks" in every article; "arms" twice in the oldest ones, so they rank best overall
+    articles = [
+        Article(
+            source="desk",
+            title=f"Story {i}",
+            text=("Arms talks and arms. " if i < 5 else "Talks went on. ")
+            + f"Dispatch number {i} from the desk about the talks.",
+            origin=f"test-{i}",
+            guid=f"g-{i}",
+            published=start + timedelta(days=i),
+        )
+        for i in range(30)
+    ]
+    store_batch(engine, process(articles, tagger_for(None)))
+    query = ArticleQuery(text="talks OR arms", limit=3)
+    monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1_000)
+    every = [row.title for row in queries.find_articles(engine, query)]
+    assert every[0] in {f"Story {i}" for i in range(5)}  # ranked over all 30 matches
+
+    monkeypatch.setattr(queries, "FREQUENT_MATCHES", 10)
+    monkeypatch.setattr(queries, "RANK_WINDOW", 8)
+    window = queries.find_articles(engine, query)
+    newest = {f"Story {i}" for i in range(22, 30)}
+    assert len(window) == 3 and {row.title for row in window} <= newest
+    dated = queries.find_articles(engine, replace(query, until=start + timedelta(days=5), limit=10))
+    assert {row.title for row in dated} == {f"Story {i}" for i in range(5)}  # filters first
