@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from prefect import flow
 from prefect.context import get_run_context
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
 from flows.ingest import ingest_batch_task
+from flows.progress import progress_bar
 from flows.reporting import emit_article_events, publish_run_report, source_counts
 from newsflow.article import Article
 from newsflow.backfill import (
@@ -41,19 +32,6 @@ from newsflow.pipeline import prepare_database, tagger_for
 from newsflow.settings import load_settings
 from storage import repository
 from storage.db import describe
-
-
-@contextmanager
-def _progress(show: bool, total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar over the input bytes on stderr (when asked for and it is a terminal)."""
-    console = Console(stderr=True)
-    if not show or not console.is_terminal:
-        yield lambda _: None
-        return
-    columns = (TextColumn("backfill"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        bar = progress.add_task("backfill", total=total)
-        yield lambda done: progress.advance(bar, done)
 
 
 def _inputs_markdown(summary: BackfillSummary) -> str:
@@ -117,7 +95,7 @@ def backfill_flow(
 
     try:
         plan = plan_backfill(paths, engine, manifest_name=settings.manifest_name, restart=restart)
-        with _progress(show_progress, total_bytes(plan)) as advance:
+        with progress_bar(show_progress, total_bytes(plan), "backfill", in_bytes=True) as advance:
             run_backfill(
                 plan,
                 submit,

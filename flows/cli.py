@@ -195,6 +195,17 @@ def ingest(
         raise typer.Exit(1)
 
 
+def _print_topics_and_errors(
+    topics: Sequence[tuple[str, int]], errors: Sequence[tuple[str, str]]
+) -> None:
+    if topics:
+        out.print(f"  topics (new and updated): {' · '.join(f'{k} {v}' for k, v in topics)}")
+    for origin, message in errors[:20]:
+        err.print(Text(f"  skipped {origin}: {message}"))
+    if len(errors) > 20:
+        err.print(f"  … and {len(errors) - 20} more errors (see `newsflow stats`)")
+
+
 def _print_summary(summary: IngestSummary, seconds: float) -> None:
     t = summary.totals
     where = ", ".join(summary.inputs)
@@ -213,13 +224,7 @@ def _print_summary(summary: IngestSummary, seconds: float) -> None:
         f"  read {summary.read} · new {t.new} · updated {t.updated} · "
         f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors}"
     )
-    if summary.topics:
-        topics = " · ".join(f"{k} {v}" for k, v in summary.topics)
-        out.print(f"  topics (new and updated): {topics}")
-    for origin, message in summary.errors[:20]:
-        err.print(Text(f"  skipped {origin}: {message}"))
-    if len(summary.errors) > 20:
-        err.print(f"  … and {len(summary.errors) - 20} more errors (see `newsflow stats`)")
+    _print_topics_and_errors(summary.topics, summary.errors)
 
 
 def _poll(
@@ -980,13 +985,7 @@ def _print_backfill(summary: BackfillSummary, seconds: float) -> None:
                 f"skipped by date {r.skipped_by_date}"
             )
         )
-    if summary.topics:
-        topics = " · ".join(f"{k} {v}" for k, v in summary.topics)
-        out.print(f"  topics (new and updated): {topics}")
-    for origin, message in summary.errors[:20]:
-        err.print(Text(f"  skipped {origin}: {message}"))
-    if len(summary.errors) > 20:
-        err.print(f"  … and {len(summary.errors) - 20} more errors (see `newsflow stats`)")
+    _print_topics_and_errors(summary.topics, summary.errors)
 
 
 @app.command()

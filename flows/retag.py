@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -11,9 +9,8 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from flows.progress import progress_bar
 from newsflow.pipeline import prepare_database, tagger_for
 from newsflow.retag import check_topic, retag_batch
 from newsflow.settings import load_settings
@@ -45,24 +42,6 @@ def retag_batch_task(
 ) -> RetagCounts:
     """Re-tag one batch of stored articles (one transaction)."""
     return retag_batch(open_database(database_url), tagger_for(taxonomy), ids, topic)
-
-
-@contextmanager
-def _progress(show: bool, total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (when asked for and stderr is a terminal)."""
-    console = Console(stderr=True)
-    if not show or not console.is_terminal:
-        yield lambda _: None
-        return
-    columns = (
-        TextColumn("re-tagging"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        bar = progress.add_task("retag", total=total)
-        yield lambda done: progress.advance(bar, done)
 
 
 def _summary_markdown(summary: RetagSummary) -> str:
@@ -101,7 +80,7 @@ def retag_flow(
     check_topic(tagger, topic)
     engine = prepare_database(settings.database_url, tagger)
     summary = RetagSummary(describe(settings.database_url), tagger.version, topic, since)
-    with _progress(show_progress, count_articles(engine, since)) as advance:
+    with progress_bar(show_progress, count_articles(engine, since), "re-tagging") as advance:
         for ids in article_id_pages(engine, settings.batch_size, since):
             summary.counts.add(
                 retag_batch_task(ids, settings.database_url, settings.taxonomy, topic)
