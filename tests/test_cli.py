@@ -141,7 +141,10 @@ def test_clear_errors_exit_1(
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1
 
 
-def test_unreachable_database(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_unreachable_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSFLOW_DB_RETRY_SECONDS", "0")  # no waiting for the closed port
     code, _, err = run(capsys, "stats", "--db", "mysql://root@127.0.0.1/x")
     assert code == 1 and "unsupported database" in err and "Traceback" not in err
     code, _, err = run(capsys, "stats", "--db", "postgresql://postgres@127.0.0.1:1/x")
