@@ -188,18 +188,13 @@ class InputReport:
         return self.totals.read + self.totals.errors + self.skipped_by_date
 
     def as_dict(self) -> dict[str, object]:
-        t = self.totals
         return {
             "input": self.input,
             "files": self.files,
             "files_complete_before": self.files_complete_before,
             "files_resumed": self.files_resumed,
             "read": self.read,
-            "new": t.new,
-            "updated": t.updated,
-            "duplicates": t.duplicates,
-            "unchanged": t.unchanged,
-            "errors": t.errors,
+            **self.totals.counts(),
             "skipped_by_date": self.skipped_by_date,
         }
 
@@ -237,10 +232,9 @@ class BackfillSummary:
 
     @property
     def topics(self) -> list[tuple[str, int]]:
-        return sorted(self.totals.topics.items(), key=lambda kv: (-kv[1], kv[0]))
+        return self.totals.ranked_topics()
 
     def as_dict(self) -> dict[str, object]:
-        t = self.totals
         return {
             "run_id": self.run_id,
             "database": self.database,
@@ -251,11 +245,7 @@ class BackfillSummary:
             "batches": self.batches,
             "stopped": self.stopped,
             "read": self.read,
-            "new": t.new,
-            "updated": t.updated,
-            "duplicates": t.duplicates,
-            "unchanged": t.unchanged,
-            "errors": t.errors,
+            **self.totals.counts(),
             "skipped_by_date": self.skipped_by_date,
             "topics": dict(self.topics),
             "inputs": [report.as_dict() for report in self.inputs],

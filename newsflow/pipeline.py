@@ -118,7 +118,7 @@ class IngestSummary:
     @property
     def topics(self) -> list[tuple[str, int]]:
         """Articles per topic among the new and updated ones, most frequent first."""
-        return sorted(self.totals.topics.items(), key=lambda kv: (-kv[1], kv[0]))
+        return self.totals.ranked_topics()
 
     def add(self, result: BatchResult, errors: Sequence[SourceError] = ()) -> None:
         self.totals.add(result)

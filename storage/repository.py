@@ -53,6 +53,17 @@ class BatchResult:
         self.updated_ids.extend(other.updated_ids)
         self.retagged_ids.extend(other.retagged_ids)
 
+    def counts(self) -> dict[str, int]:
+        """What happened to the articles read: new, updated, duplicates, unchanged, errors."""
+        return {
+            name: getattr(self, name)
+            for name in ("new", "updated", "duplicates", "unchanged", "errors")
+        }
+
+    def ranked_topics(self) -> list[tuple[str, int]]:
+        """Articles per topic, most frequent first (ties by name)."""
+        return sorted(self.topics.items(), key=lambda kv: (-kv[1], kv[0]))
+
 
 def _fields(item: ProcessedArticle, source_id: int) -> dict[str, object]:
     article = item.article
