@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
@@ -20,7 +20,10 @@ from storage.errors import translate
 from storage.retry import DEFAULT_SECONDS, set_retry_seconds, with_retry
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock key held while migrating (any constant; "nf" + "migr" in ASCII)
+MIGRATION_LOCK = 0x6E666D696772
 _engines: dict[str, Engine] = {}
+READ_LOCK_STEP = 1.0  # seconds a read-only engine's statement waits for a lock before a retry
 _lock = threading.Lock()
 
 
@@ -71,15 +74,21 @@ def _clear_errors(url: URL, context: ExceptionContext) -> None:
     raise translate(context.original_exception, url) from context.original_exception
 
 
-def _create_engine(url: URL, retry_seconds: float = DEFAULT_SECONDS) -> Engine:
-    engine = _new_engine(url, retry_seconds)
+def _create_engine(
+    url: URL, retry_seconds: float = DEFAULT_SECONDS, *, reading: bool = False
+) -> Engine:
+    lock_wait = min(retry_seconds, READ_LOCK_STEP) if reading else retry_seconds
+    engine = _new_engine(url, lock_wait)
     event.listen(engine, "handle_error", partial(_clear_errors, url))
-    set_retry_seconds(engine, retry_seconds)
+    set_retry_seconds(
+        engine, retry_seconds, "db_read_retry_seconds" if reading else "db_retry_seconds"
+    )
     return engine
 
 
-def _new_engine(url: URL, retry_seconds: float) -> Engine:
-    wait_ms = max(0, int(retry_seconds * 1000))
+def _new_engine(url: URL, lock_wait: float) -> Engine:
+    """An engine whose statements wait up to ``lock_wait`` seconds for a lock."""
+    wait_ms = max(0, int(lock_wait * 1000))
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -114,13 +123,38 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _lock_for_migration(connection: Connection) -> None:
+    """Hold the database's migration lock until ``connection``'s transaction ends.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite: ``BEGIN EXCLUSIVE``, the write lock
+    of the whole file (in WAL mode readers still read). Another process migrating at the same
+    time waits here (for the busy timeout or ``lock_timeout``, then :mod:`storage.retry`).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN EXCLUSIVE")
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (a no-op when it is current)."""
-    config = _alembic_config()
+    """Bring the schema to the newest migration (a no-op when it is current).
+
+    Safe when several processes open a new or outdated database at once: the upgrade runs
+    under a lock, and whoever gets it second finds the schema current and does nothing.
+    """
     head = head_revision()
+    with engine.connect() as connection:
+        current = _current_revision(connection)
+    if current == head:  # the common case takes no lock, so readers never wait here
+        return
+    config = _alembic_config()
     with engine.begin() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-        if current == head:
+        _lock_for_migration(connection)
+        if _current_revision(connection) == head:  # another process migrated meanwhile
             return
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -138,23 +172,28 @@ def _configured_retry_seconds() -> float:
     return load_settings().db_retry_seconds
 
 
-def open_database(url: str, retry_seconds: float | None = None) -> Engine:
+def open_database(url: str, retry_seconds: float | None = None, *, reading: bool = False) -> Engine:
     """A migrated engine for ``url``, shared per URL within the process.
 
     A database that is locked or not reachable yet is retried for ``retry_seconds``
     (``db_retry_seconds`` when ``None``), which also bounds lock waits of later writes. Raises
     :class:`DatabaseError` with a one-line reason when the database cannot be reached or
     migrated.
+
+    ``reading`` gives a separate engine for read-only commands: each statement waits at most
+    :data:`READ_LOCK_STEP` seconds for a lock, and the caller retries it (``with_retry``) for
+    the rest of ``retry_seconds``, so a listener (:func:`storage.retry.retry_listener`) hears
+    of the wait early instead of after a silent wait inside the driver.
     """
     parsed = normalize_url(url)
-    key = parsed.render_as_string(hide_password=False)
+    key = parsed.render_as_string(hide_password=False) + (" (reading)" if reading else "")
     with _lock:
         engine = _engines.get(key)
         if engine is not None:
             return engine
         seconds = _configured_retry_seconds() if retry_seconds is None else retry_seconds
         try:
-            engine = _create_engine(parsed, seconds)
+            engine = _create_engine(parsed, seconds, reading=reading)
             with_retry(engine, partial(migrate, engine))
         except NoSuchModuleError:
             raise DatabaseError(f"unsupported database URL {describe(parsed)}") from None
