@@ -11,10 +11,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.progress import progress_bar
+from flows.reporting import emit_article_events
 from newsflow.pipeline import prepare_database, tagger_for
 from newsflow.retag import check_topic, retag_batch
 from newsflow.settings import load_settings
 from storage.db import describe, open_database
+from storage.repository import BatchResult
 from storage.tags import RetagCounts, article_id_pages, count_articles
 
 
@@ -82,9 +84,10 @@ def retag_flow(
     summary = RetagSummary(describe(settings.database_url), tagger.version, topic, since)
     with progress_bar(show_progress, count_articles(engine, since), "re-tagging") as advance:
         for ids in article_id_pages(engine, settings.batch_size, since):
-            summary.counts.add(
-                retag_batch_task(ids, settings.database_url, settings.taxonomy, topic)
-            )
+            counts = retag_batch_task(ids, settings.database_url, settings.taxonomy, topic)
+            summary.counts.add(counts)
+            # like ingest: one newsflow.article.tagged event per article whose topics changed
+            emit_article_events(engine, BatchResult(retagged_ids=counts.retagged_ids))
             advance(len(ids))
     create_markdown_artifact(
         key="retag-summary",

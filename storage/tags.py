@@ -41,6 +41,7 @@ class RetagCounts:
     restamped: int = 0  # the same score and evidence, from a new tagger/taxonomy version
     unchanged: int = 0
     by_topic: dict[str, dict[str, int]] = field(default_factory=dict)
+    retagged_ids: list[int] = field(default_factory=list)  # a topic added or removed
 
     def _count(self, topic: str, what: str) -> None:
         setattr(self, what, getattr(self, what) + 1)
@@ -55,6 +56,7 @@ class RetagCounts:
             mine = self.by_topic.setdefault(topic, {"added": 0, "removed": 0, "changed": 0})
             for key, value in per.items():
                 mine[key] += value
+        self.retagged_ids.extend(other.retagged_ids)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -160,10 +162,12 @@ def replace_tags(
         for article_id, tags in tagged:
             wanted = {t.topic: t for t in tags if topics is None or t.topic in topics}
             have = stored.get(article_id, {})
+            topics_changed = False
             for slug, old in have.items():
                 if slug not in wanted and not assigned_by_source(old.evidence):
                     removed.append((article_id, old.topic_id))
                     counts._count(slug, "removed")
+                    topics_changed = True
             for slug, tag in wanted.items():
                 if slug not in topic_ids:
                     continue
@@ -171,6 +175,7 @@ def replace_tags(
                 if current is None:
                     inserts.append(tag_row(article_id, topic_ids[slug], tag, tagger_version, now))
                     counts._count(slug, "added")
+                    topics_changed = True
                 elif (current.score, current.evidence, current.tagger_version) != (
                     tag.score,
                     tag.evidence,
@@ -193,6 +198,8 @@ def replace_tags(
                     counts._count(slug, "restamped" if same else "changed")
                 else:
                     counts.unchanged += 1
+            if topics_changed:
+                counts.retagged_ids.append(article_id)
         for article_id, topic_id in removed:
             session.execute(
                 delete(models.ArticleTopic).where(

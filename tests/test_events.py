@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from flows.reporting import report_markdown, source_counts
 from newsflow.escape import markdown_cell
 from newsflow.events import EVENT, emit_tagged
+from newsflow.pipeline import prepare_database, tagger_for
 from tests.conftest import ingest_plain
 
 
@@ -171,6 +172,40 @@ def test_flow_runs_emit_events_to_the_server_and_publish_a_report(
         )
     reports = [a for a in artifacts if f"run #{first.run_id}" in str(a.description)]
     assert reports and "| source | read | new |" in str(reports[0].data)
+
+
+@pytest.mark.prefect
+def test_a_retag_emits_events_for_articles_whose_topics_changed(
+    prefect_server: None, sqlite_url: str, seeds_dir: Path, tmp_path: Path
+) -> None:
+    from flows.retag import retag_flow
+    from tests.test_retag import SUMMITS
+
+    ingest_plain(prepare_database(sqlite_url, tagger_for(None)), seeds_dir)  # no events
+    before = _stored_topics(sqlite_url)
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text(SUMMITS, encoding="utf-8")
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    retag_flow(database_url=sqlite_url, taxonomy=str(taxonomy))
+    after = _stored_topics(sqlite_url)
+    expected = {
+        f"newsflow.article.{a}": [f"newsflow.topic.{t}" for t in topics]
+        for a, topics in after.items()
+        if topics != before.get(a)
+    }
+    assert expected  # the new taxonomy changed the seeds' topics
+    events = _read_events(started, len(expected))
+    assert {
+        e["resource"]["prefect.resource.id"]: sorted(
+            r["prefect.resource.id"] for r in e["related"] if r["prefect.resource.role"] == "topic"
+        )
+        for e in events
+    } == expected
+    assert all(e["payload"]["change"] == "retagged" for e in events)
+    rerun = datetime.now(UTC)
+    retag_flow(database_url=sqlite_url, taxonomy=str(taxonomy))  # nothing changes
+    time.sleep(3)  # the persister's flush interval
+    assert _read_events(rerun, 1, timeout=5) == []
 
 
 def _stored_topics(database_url: str) -> dict[int, list[str]]:

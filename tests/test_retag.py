@@ -82,8 +82,10 @@ def test_changed_taxonomy_replaces_tags_and_second_run_is_a_no_op(
     gone = sum(len(set(before[a]) - set(after.get(a, {}))) for a in before)
     assert first.removed == gone > 0
     assert first.by_topic["cooperation"]["added"] == 2
+    assert first.retagged_ids == [a for a in sorted(before) if set(before[a]) != set(after[a])]
     second = retag_batch(seeded, tagger, all_ids(seeded))
     assert (second.added, second.removed, second.changed) == (0, 0, 0)
+    assert second.retagged_ids == []
     assert stored_tags(seeded) == after
 
 
