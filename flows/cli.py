@@ -9,11 +9,13 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich import box
@@ -27,7 +29,9 @@ from newsflow.errors import DatabaseError, NewsflowError
 from newsflow.escape import TerminalText as Text  # no markup, no control characters
 from newsflow.pipeline import IngestSummary
 from parsers.dates import parse_date
+from storage.errors import DatabaseBusy
 from storage.queries import ArticleQuery, ArticleRow
+from storage.retry import retry_listener
 
 if TYPE_CHECKING:
     from newsflow.backfill import BackfillSummary
@@ -113,6 +117,53 @@ RERUN_HINT = (
 )
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reading(command: Callable[P, R]) -> Callable[P, R]:
+    """A read-only command: when its database is locked or unreachable, one line on stderr
+    says so as the first retry starts (then it retries for ``db_read_retry_seconds``)."""
+
+    @wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        told = False
+
+        def tell(error: DatabaseBusy, seconds: float) -> None:
+            nonlocal told
+            if not told:
+                told = True
+                _error(f"{error}; retrying for up to {seconds:g} s")
+
+        with retry_listener(tell):
+            return command(*args, **kwargs)
+
+    return run
+
+
+@contextmanager
+def _flow_runs(verbose: bool) -> Iterator[None]:
+    """Prefect set up for flow runs from the command line: quiet, offline, and with a local
+    server of its own session when none is configured (see flows/local_server.py), stopped on
+    the way out, after an interrupted run has been recorded."""
+    from flows.runtime import configure_prefect
+
+    configure_prefect(verbose)
+    from flows.local_server import server_for_runs
+
+    with server_for_runs():
+        yield
+
+
+def _interrupted(what_is_kept: str) -> typer.Exit:
+    """Ctrl-C during a flow run: one line, exit code 130."""
+    sys.stderr.write(f"newsflow: interrupted; {what_is_kept}\n")
+    return typer.Exit(130)
+
+
+INTERRUPTED_INGEST = "the batches stored before are kept, and the same command stores the rest"
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
@@ -171,21 +222,21 @@ def ingest(
     settings = load_settings(database_url=db, taxonomy=taxonomy, batch_size=batch_size)
     prepare_database(settings.database_url, tagger_for(settings.taxonomy))
 
-    from flows.runtime import configure_prefect
-
-    configure_prefect(verbose)
-    from flows.ingest import ingest_flow
-
     started = time.monotonic()
     try:
-        summary: IngestSummary = ingest_flow(
-            [str(p) for p in paths],
-            database_url=settings.database_url,
-            taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
-            batch_size=settings.batch_size,
-        )
+        with _flow_runs(verbose):
+            from flows.ingest import ingest_flow
+
+            summary: IngestSummary = ingest_flow(
+                [str(p) for p in paths],
+                database_url=settings.database_url,
+                taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
+                batch_size=settings.batch_size,
+            )
     except DatabaseError as exc:
         raise DatabaseError(f"{exc}. {RERUN_HINT}") from None
+    except KeyboardInterrupt:
+        raise _interrupted(INTERRUPTED_INGEST) from None
     seconds = time.monotonic() - started  # what the user waited, Prefect start-up included
     if output is DocFormat.json:
         _write_json({**summary.as_dict(), "seconds": round(seconds, 3)})
@@ -246,44 +297,52 @@ def _poll(
         load_sources(sources)  # fail fast, before Prefect starts, on a bad sources file
     tagger = tagger_for(settings.taxonomy)
     engine = prepare_database(settings.database_url, tagger)
-    from flows.runtime import configure_prefect
-
-    configure_prefect(verbose)
-    from flows.ingest import ingest_flow
-    from flows.poll import poll_flow
+    taxonomy_file = str(settings.taxonomy) if settings.taxonomy else None
 
     started = time.monotonic()
     failed = False
     results: list[dict[str, Any]] = []
-    if paths:
-        files: IngestSummary = ingest_flow(
-            [str(p) for p in paths],
-            database_url=settings.database_url,
-            taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
-        )
-        failed = bool(files.errors)
-        results.append(files.as_dict())
-        if output is DocFormat.text:
-            _print_summary(files, time.monotonic() - started)
-    if not feeds_to_poll(engine, tagger, sources):
-        stored = feeds_to_poll(engine, tagger, sources, due_only=False)
-        if output is DocFormat.json:
-            results.append({"feeds": [], "due": 0, "configured": len(stored)})
-        else:
-            upcoming = min((f.next_poll_at for f in stored if f.next_poll_at), default=None)
-            when = f"; the next is due at {upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else ""
-            out.print(f"No feeds are due ({len(stored)} configured{when}).", soft_wrap=True)
-    else:
-        started_feeds = time.monotonic()
-        summary: PollSummary = poll_flow(
-            str(sources) if sources else None,
-            database_url=settings.database_url,
-            taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
-        )
-        failed = failed or bool(summary.errors)
-        results.append(summary.as_dict())
-        if output is DocFormat.text:
-            _print_poll(summary, time.monotonic() - started_feeds)
+    with ExitStack() as prefect:  # Prefect starts only when there is a flow to run
+        try:
+            if paths:
+                prefect.enter_context(_flow_runs(verbose))
+                from flows.ingest import ingest_flow
+
+                files: IngestSummary = ingest_flow(
+                    [str(p) for p in paths],
+                    database_url=settings.database_url,
+                    taxonomy=taxonomy_file,
+                )
+                failed = bool(files.errors)
+                results.append(files.as_dict())
+                if output is DocFormat.text:
+                    _print_summary(files, time.monotonic() - started)
+            if not feeds_to_poll(engine, tagger, sources):
+                stored = feeds_to_poll(engine, tagger, sources, due_only=False)
+                if output is DocFormat.json:
+                    results.append({"feeds": [], "due": 0, "configured": len(stored)})
+                else:
+                    upcoming = min((f.next_poll_at for f in stored if f.next_poll_at), default=None)
+                    when = f"; the next is due at {upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else ""
+                    out.print(f"No feeds are due ({len(stored)} configured{when}).", soft_wrap=True)
+            else:
+                if not paths:
+                    prefect.enter_context(_flow_runs(verbose))
+                from flows.poll import poll_flow
+
+                started_feeds = time.monotonic()
+                summary: PollSummary = poll_flow(
+                    str(sources) if sources else None,
+                    database_url=settings.database_url,
+                    taxonomy=taxonomy_file,
+                )
+                failed = failed or bool(summary.errors)
+                results.append(summary.as_dict())
+                if output is DocFormat.text:
+                    _print_poll(summary, time.monotonic() - started_feeds)
+        except KeyboardInterrupt:
+            prefect.close()  # the local server stops before the line is written
+            raise _interrupted(INTERRUPTED_INGEST) from None
     if output is DocFormat.json:
         seconds = round(time.monotonic() - started, 3)
         _write_json({**results[0], "seconds": seconds} if len(results) == 1 else results)
@@ -372,6 +431,7 @@ def sources_add(
 
 
 @sources_app.command("list")
+@_reading
 def sources_list(
     output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
     file: Annotated[
@@ -559,6 +619,7 @@ def _print_rows(rows: Sequence[ArticleRow], fmt: ListFormat) -> None:
 
 
 @app.command()
+@_reading
 def query(
     topic: Annotated[
         str | None, typer.Option(help="Only articles tagged with this topic slug.")
@@ -593,6 +654,7 @@ def query(
 
 
 @app.command()
+@_reading
 def show(
     article_id: Annotated[int, typer.Argument(metavar="ID", help="Article id (from `query`).")],
     output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
@@ -647,6 +709,7 @@ TaxonomyOption = Annotated[Path | None, typer.Option(help="Taxonomy YAML [env: N
 
 
 @topics_app.callback()
+@_reading
 def topics(
     ctx: typer.Context,
     taxonomy: TaxonomyOption = None,
@@ -816,20 +879,23 @@ def retag(
     check_topic(tagger_for(settings.taxonomy), topic)
     from_date = _date(since, "--since")
 
-    from flows.runtime import configure_prefect
-
-    configure_prefect(verbose)
-    from flows.retag import retag_flow
-
     started = time.monotonic()
-    summary = retag_flow(
-        database_url=settings.database_url,
-        taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
-        topic=topic,
-        since=from_date,
-        batch_size=settings.batch_size,
-        show_progress=output is DocFormat.text,
-    )
+    try:
+        with _flow_runs(verbose):
+            from flows.retag import retag_flow
+
+            summary = retag_flow(
+                database_url=settings.database_url,
+                taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
+                topic=topic,
+                since=from_date,
+                batch_size=settings.batch_size,
+                show_progress=output is DocFormat.text,
+            )
+    except KeyboardInterrupt:
+        raise _interrupted(
+            "the batches re-tagged before are kept; run the same command again to finish"
+        ) from None
     seconds = time.monotonic() - started
     if output is DocFormat.json:
         _write_json({**summary.as_dict(), "seconds": round(seconds, 3)})
@@ -913,30 +979,25 @@ def backfill(
     )
     prepare_database(settings.database_url, tagger_for(settings.taxonomy))  # fail fast
 
-    from flows.runtime import configure_prefect
-
-    configure_prefect(verbose)
-    from flows.backfill import backfill_flow
-
     started = time.monotonic()
     try:
-        summary = backfill_flow(
-            [str(p) for p in paths],
-            database_url=settings.database_url,
-            taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
-            batch_size=settings.batch_size,
-            since=from_date,
-            until=to_date,
-            include_undated=include_undated,
-            restart=restart,
-            concurrency=settings.backfill_concurrency,
-            show_progress=output is DocFormat.text,
-        )
+        with _flow_runs(verbose):
+            from flows.backfill import backfill_flow
+
+            summary = backfill_flow(
+                [str(p) for p in paths],
+                database_url=settings.database_url,
+                taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
+                batch_size=settings.batch_size,
+                since=from_date,
+                until=to_date,
+                include_undated=include_undated,
+                restart=restart,
+                concurrency=settings.backfill_concurrency,
+                show_progress=output is DocFormat.text,
+            )
     except KeyboardInterrupt:
-        sys.stderr.write(
-            "newsflow: interrupted; what was stored is kept, and the same command resumes\n"
-        )
-        raise typer.Exit(130) from None
+        raise _interrupted("what was stored is kept, and the same command resumes") from None
     seconds = time.monotonic() - started
     if output is DocFormat.json:
         _write_json({**summary.as_dict(), "seconds": round(seconds, 3)})
@@ -989,6 +1050,7 @@ def _print_backfill(summary: BackfillSummary, seconds: float) -> None:
 
 
 @app.command()
+@_reading
 def stats(
     output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
     db: DbOption = None,

@@ -1,10 +1,16 @@
-"""A local Prefect server for ``newsflow serve`` when no ``PREFECT_API_URL`` is configured.
+"""A local Prefect server for the commands that run flows when none is configured.
 
-Prefect's temporary (ephemeral) server, which ``newsflow ingest`` uses, runs no scheduler, so
-a served deployment would never get a run. ``serve`` therefore starts a real local server
-(the same ASGI app, with its services, UI off) on a free loopback port for as long as it
-serves, and stops it afterwards. Prefect itself is not imported here: the server's address
-must be in the environment before it is.
+``serve`` (:func:`local_prefect_server`) needs a real local server (the same ASGI app, with
+its services, UI off): Prefect's temporary server runs no scheduler, so a served deployment
+would never get a run. Its address goes into the environment before Prefect is imported.
+
+The one-off flow runs of ``ingest``, ``backfill`` and ``retag`` (:func:`server_for_runs`) get
+the same app with only the services of Prefect's temporary server, started here rather than
+by Prefect: Prefect starts its temporary server in the command's process group, so a Ctrl-C
+stopped the server as well, and the interrupted run ended with a connection error instead of
+a clean stop. Here each server has a session of its own: only newsflow gets the Ctrl-C,
+records how the run ended, then stops the server. Servers listen on a free loopback port and
+are stopped on the way out.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import httpx
 from newsflow.errors import NewsflowError
 
 STARTUP_SECONDS = 90.0
+DRAIN_SECONDS = 10.0  # longest wait for the run's events to reach the server at the end
 
 
 def _free_port() -> int:
@@ -32,13 +39,58 @@ def _free_port() -> int:
 
 @contextmanager
 def local_prefect_server() -> Iterator[str | None]:
-    """Yields the API URL of a local server it started, or ``None`` if one is configured."""
+    """For ``serve``: yields the API URL of a local server it started (with its services, the
+    scheduler among them), or ``None`` if ``PREFECT_API_URL`` is set. Call it before Prefect
+    is imported: the address is put in the environment."""
     if os.environ.get("PREFECT_API_URL"):
         yield None
         return
+    with _server(services=True) as api_url:
+        os.environ["PREFECT_API_URL"] = api_url
+        try:
+            yield api_url
+        finally:
+            if os.environ.get("PREFECT_API_URL") == api_url:
+                del os.environ["PREFECT_API_URL"]
+
+
+@contextmanager
+def server_for_runs() -> Iterator[str | None]:
+    """For one-off flow runs (``ingest``, ``backfill``, ``retag``): ``None`` when Prefect has an
+    API configured (environment, profile, or a test harness), else the URL of a local server
+    with only the services of Prefect's temporary server, in force for Prefect until the
+    block ends. The events the runs emitted are sent before the server stops."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    if get_current_settings().api.url:
+        yield None
+        return
+    with _server(services=False) as api_url:
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: api_url}):
+                yield api_url
+        finally:
+            from prefect.events.worker import EventsWorker
+            from prefect.logging.handlers import APILogWorker
+
+            with temporary_settings(updates={PREFECT_API_URL: api_url}):
+                EventsWorker.drain_all(timeout=DRAIN_SECONDS)
+                APILogWorker.drain_all(timeout=DRAIN_SECONDS)
+
+
+@contextmanager
+def _server(services: bool) -> Iterator[str]:
+    """A Prefect server on a free loopback port, in a session of its own, until the block ends.
+
+    ``services=False`` runs only the services of Prefect's temporary server (events, task run
+    records): enough for flow runs, not for schedules.
+    """
     port = _free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_FINAL": "1"}
+    if not services:
+        env["PREFECT__SERVER_EPHEMERAL"] = "1"
+    env.pop("PREFECT_API_URL", None)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -59,7 +111,7 @@ def local_prefect_server() -> Iterator[str | None]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         # its own session: a Ctrl-C or SIGTERM sent to the whole process group must not stop
-        # the server before the runner has shut down (it is stopped below, last)
+        # the server before newsflow has recorded how its runs ended (it is stopped below, last)
         start_new_session=True,
     )
     try:
@@ -78,11 +130,8 @@ def local_prefect_server() -> Iterator[str | None]:
                 if time.monotonic() > deadline:
                     raise NewsflowError("the local Prefect server did not start in time")
                 time.sleep(0.2)
-        os.environ["PREFECT_API_URL"] = api_url
         yield api_url
     finally:
-        if os.environ.get("PREFECT_API_URL") == api_url:
-            del os.environ["PREFECT_API_URL"]
         process.terminate()
         try:
             process.wait(timeout=10)

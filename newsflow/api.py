@@ -20,14 +20,21 @@ from storage import feeds, queries
 from storage.db import missing_sqlite_file, open_database
 from storage.feeds import FeedRecord
 from storage.queries import ArticleDetail, ArticleQuery, ArticleRow, Stats
+from storage.retry import with_retry
 
 if TYPE_CHECKING:
     from processing.evaluation import Evaluation
     from processing.tagger import Tagger, TopicResult
 
 
-def engine_for(database_url: str | None = None, settings: Settings | None = None) -> Engine:
-    """The database to read; a SQLite file that does not exist yet is an error, not created."""
+def engine_for(
+    database_url: str | None = None, settings: Settings | None = None, *, reading: bool = False
+) -> Engine:
+    """The database to use; a SQLite file that does not exist yet is an error, not created.
+
+    ``reading``: for a read-only command, retried for ``db_read_retry_seconds`` (see
+    :func:`storage.db.open_database`); its queries go through :func:`with_retry`.
+    """
     settings = settings or load_settings(database_url=database_url)
     url = database_url or settings.database_url
     missing = missing_sqlite_file(url)
@@ -36,7 +43,14 @@ def engine_for(database_url: str | None = None, settings: Settings | None = None
             f"no database at {missing}: run `newsflow ingest` first, or name one with --db "
             "or NEWSFLOW_DATABASE_URL"
         )
+    if reading:
+        return open_database(url, settings.db_read_retry_seconds, reading=True)
     return open_database(url)
+
+
+def reader_for(database_url: str | None = None, settings: Settings | None = None) -> Engine:
+    """The database for a read-only command (``db_read_retry_seconds``)."""
+    return engine_for(database_url, settings, reading=True)
 
 
 def find_articles(query: ArticleQuery, database_url: str | None = None) -> list[ArticleRow]:
@@ -44,14 +58,15 @@ def find_articles(query: ArticleQuery, database_url: str | None = None) -> list[
         raise NewsflowError("--limit must be at least 1")
     if query.since and query.until and query.since >= query.until:
         raise NewsflowError("--since must be earlier than --until")
-    engine = engine_for(database_url)
-    if query.topic and query.topic not in queries.topic_slugs(engine):
+    engine = reader_for(database_url)
+    if query.topic and query.topic not in with_retry(engine, lambda: queries.topic_slugs(engine)):
         raise NewsflowError(f"unknown topic {query.topic!r}; `newsflow topics` lists them")
-    return queries.find_articles(engine, query)
+    return with_retry(engine, lambda: queries.find_articles(engine, query))
 
 
 def get_article(article_id: int, database_url: str | None = None) -> ArticleDetail:
-    detail = queries.get_article(engine_for(database_url), article_id)
+    engine = reader_for(database_url)
+    detail = with_retry(engine, lambda: queries.get_article(engine, article_id))
     if detail is None:
         raise NewsflowError(f"no article with id {article_id}")
     return detail
@@ -72,7 +87,10 @@ def list_topics(database_url: str | None = None, taxonomy: str | None = None) ->
     settings = load_settings(database_url=database_url, taxonomy=taxonomy)
     url = database_url or settings.database_url
     # Before the first ingest the taxonomy is still worth listing, with no articles yet.
-    counts = {} if missing_sqlite_file(url) else queries.topic_counts(engine_for(url, settings))
+    counts = {}
+    if not missing_sqlite_file(url):
+        engine = reader_for(url, settings)
+        counts = with_retry(engine, lambda: queries.topic_counts(engine))
     return [
         TopicInfo(t.slug, t.label, t.description, counts.get(t.slug, 0))
         for t in tagger_for(settings.taxonomy).taxonomy.topics.values()
@@ -80,7 +98,8 @@ def list_topics(database_url: str | None = None, taxonomy: str | None = None) ->
 
 
 def database_stats(database_url: str | None = None) -> Stats:
-    return queries.database_stats(engine_for(database_url))
+    engine = reader_for(database_url)
+    return with_retry(engine, lambda: queries.database_stats(engine))
 
 
 def _tagger(taxonomy: str | Path | None) -> Tagger:
@@ -178,7 +197,8 @@ def add_feed_to_file(path: Path, source: FeedSource, taxonomy: str | None = None
 
 
 def list_feeds(database_url: str | None = None) -> list[FeedRecord]:
-    return feeds.list_feeds(engine_for(database_url))
+    engine = reader_for(database_url)
+    return with_retry(engine, lambda: feeds.list_feeds(engine))
 
 
 def remove_feed(name: str, database_url: str | None = None) -> FeedRecord:

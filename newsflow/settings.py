@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         description="Seconds to keep retrying a locked or unreachable database before a batch "
         "fails (it is then stored by the next run).",
     )
+    db_read_retry_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="The same for the read-only commands (query, show, topics, stats, sources "
+        "list): someone is waiting at the terminal, so they give up sooner.",
+    )
     manifest_name: str = Field(
         "manifest.yaml", description="Per-directory file with metadata for plain-text articles."
     )

@@ -6,12 +6,17 @@
 how long was waited; the caller's transaction was rolled back, so nothing of it is stored and
 a re-run stores it. SQLite also waits inside the driver (its busy timeout is the same setting),
 PostgreSQL for its ``lock_timeout``.
+
+Whoever wants to tell a user about the wait (the CLI) registers a listener with
+:func:`retry_listener`: it is called once per :func:`with_retry` call, when the first retry is
+about to start, with the error and the budget in seconds.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 from weakref import WeakKeyDictionary
 
@@ -24,10 +29,27 @@ DEFAULT_SECONDS = 30.0
 _FIRST_PAUSE = 0.1
 _LONGEST_PAUSE = 2.0
 _seconds: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()
+RetryListener = Callable[[DatabaseBusy, float], None]
+_listeners: list[RetryListener] = []
 
 
-def set_retry_seconds(engine: Engine, seconds: float) -> None:
+@contextmanager
+def retry_listener(listener: RetryListener) -> Iterator[None]:
+    """Call ``listener(error, budget_seconds)`` when a :func:`with_retry` call starts retrying."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+_setting: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
+
+
+def set_retry_seconds(engine: Engine, seconds: float, setting: str = "db_retry_seconds") -> None:
+    """Work on ``engine`` is retried for ``seconds``, the value of ``setting`` (for messages)."""
     _seconds[engine] = seconds
+    _setting[engine] = setting
 
 
 def retry_seconds(engine: Engine) -> float:
@@ -56,7 +78,11 @@ def with_retry(
             if waited >= budget:
                 raise DatabaseBusy(
                     f"{exc}; gave up after {waited:.1f} s and {attempts} "
-                    f"attempt{'s' if attempts > 1 else ''} (db_retry_seconds = {budget:g})"
+                    f"attempt{'s' if attempts > 1 else ''} "
+                    f"({_setting.get(engine, 'db_retry_seconds')} = {budget:g})"
                 ) from None
+            if attempts == 1:
+                for listener in list(_listeners):
+                    listener(exc, budget)
             sleep(min(pause, budget - waited))
             pause = min(pause * 2, _LONGEST_PAUSE)

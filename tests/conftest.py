@@ -1,8 +1,10 @@
 """Shared fixtures: the seeds, real SQLite and PostgreSQL databases, a stored seed corpus.
 
 PostgreSQL tests use NEWSFLOW_TEST_POSTGRES_URL (default: postgres@127.0.0.1:5432/test); each
-test gets a database of its own, dropped afterwards. Without a server they skip, saying why,
-unless NEWSFLOW_REQUIRE_POSTGRES=1 (set by .ci/run), which turns the skip into a failure.
+test gets a database of its own, dropped afterwards: a copy of a template database migrated
+once per session (``postgres_url``), or an empty one (``fresh_postgres_url``). Without a
+server they skip, saying why, unless NEWSFLOW_REQUIRE_POSTGRES=1 (set by .ci/run), which turns
+the skip into a failure.
 """
 
 from __future__ import annotations
@@ -10,18 +12,19 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from newsflow.pipeline import ingest_batch, prepare_database, tagger_for
 from parsers import iter_path
-from storage.db import close_all
+from storage.db import close_all, migrate
 from tests.loopback import LoopbackServer, serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,18 +65,45 @@ def postgres_admin() -> str:
     return POSTGRES_URL
 
 
-@pytest.fixture
-def postgres_url(postgres_admin: str) -> Iterator[str]:
-    name = f"newsflow_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_libpq(postgres_admin), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(postgres_admin).set(database=name).render_as_string(hide_password=False)
+@contextmanager
+def _database(admin: str, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a copy of ``template``, else empty), dropped afterwards."""
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     try:
-        yield url
+        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
     finally:
         close_all()
-        with psycopg.connect(_libpq(postgres_admin), autocommit=True) as conn:
+        with psycopg.connect(_libpq(admin), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_admin: str) -> Iterator[str]:
+    """The name of a database migrated to the newest schema once per session."""
+    with _database(postgres_admin, "newsflow_template_") as url:
+        engine = create_engine(url)
+        try:
+            migrate(engine)
+        finally:
+            engine.dispose()  # a template must have no connections when it is copied
+        yield str(make_url(url).database)
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: str, postgres_template: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of the test's own (a copy of the session's template)."""
+    with _database(postgres_admin, "newsflow_test_", postgres_template) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_admin: str) -> Iterator[str]:
+    """An empty PostgreSQL database of the test's own: not migrated yet."""
+    with _database(postgres_admin, "newsflow_test_") as url:
+        yield url
 
 
 @pytest.fixture
@@ -110,6 +140,17 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url(prefect_server: None) -> str:
+    """The session server's API URL: ``PREFECT_API_URL`` for ``newsflow`` subprocesses, which
+    then start no temporary server of their own (see tests/cli.py)."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    assert url, "the test harness set no API URL"
+    return str(url)
 
 
 @pytest.fixture

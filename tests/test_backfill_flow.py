@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from storage import models
 from storage.db import open_database
+from tests.commands import assert_clean, newsflow, start_newsflow
 from tests.warcbuild import page_record, write_warc
 
 pytestmark = pytest.mark.prefect
-NEWSFLOW = [sys.executable, "-c", "from flows.cli import run; run()"]
 
 
 def _crawl(path: Path, count: int) -> Path:
@@ -55,32 +54,9 @@ def test_backfill_flow_stops_and_resumes(prefect_server: None, db_url: str, tmp_
         assert all(r.flow_run_id for r in runs)
 
 
-def _env(cwd: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSFLOW_"))}
-    env["PREFECT_HOME"] = str(cwd / ".prefect")
-    return env
-
-
-def _newsflow(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*NEWSFLOW, *args],
-        cwd=cwd,
-        env=_env(cwd),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def _assert_clean(result: subprocess.CompletedProcess[str], code: int = 0) -> None:
-    output = result.stdout + result.stderr
-    assert result.returncode == code, output
-    assert "Traceback" not in output and "ERROR" not in output, output
-    assert "database is locked" not in output, output
-
-
-def test_cli_backfill_is_clean_and_a_rerun_adds_nothing(tmp_path: Path) -> None:
+def test_cli_backfill_is_clean_and_a_rerun_adds_nothing(
+    tmp_path: Path, prefect_api_url: str
+) -> None:
     _crawl(tmp_path / "cc.warc.gz", 12)
     (tmp_path / "dump.jsonl").write_text(
         json.dumps(
@@ -88,29 +64,35 @@ def test_cli_backfill_is_clean_and_a_rerun_adds_nothing(tmp_path: Path) -> None:
         )
         + "\n"
     )
-    first = _newsflow(tmp_path, "backfill", "cc.warc.gz", "dump.jsonl", "--db", "b.db")
-    _assert_clean(first)
+    first = newsflow(
+        tmp_path, "backfill", "cc.warc.gz", "dump.jsonl", "--db", "b.db", api_url=prefect_api_url
+    )
+    assert_clean(first)
     assert "read 13 · new 13" in first.stdout
     assert "cc.warc.gz: 1 file · read 12 · new 12" in first.stdout
-    second = _newsflow(
-        tmp_path, "backfill", "cc.warc.gz", "dump.jsonl", "--db", "b.db", "--format", "json"
+    second = newsflow(
+        tmp_path,
+        *("backfill", "cc.warc.gz", "dump.jsonl", "--db", "b.db", "--format", "json"),
+        api_url=prefect_api_url,
     )
-    _assert_clean(second)
+    assert_clean(second)
     data = json.loads(second.stdout)
     assert (data["read"], data["new"]) == (0, 0)
     assert [i["files_complete_before"] for i in data["inputs"]] == [1, 1]
-    dated = _newsflow(
-        tmp_path, "backfill", ".", "--db", "b.db", "--restart", "--until", "2025-01-02"
+    dated = newsflow(
+        tmp_path,
+        *("backfill", ".", "--db", "b.db", "--restart", "--until", "2025-01-02"),
+        api_url=prefect_api_url,
     )
-    _assert_clean(dated)
+    assert_clean(dated)
     assert "read 13 · new 0 · updated 0 · duplicates 0 · unchanged 1" in dated.stdout
     assert "skipped by date 12" in dated.stdout
 
 
 def test_cli_backfill_bad_arguments(tmp_path: Path) -> None:
-    missing = _newsflow(tmp_path, "backfill", "nope.warc.gz", "--db", "b.db")
+    missing = newsflow(tmp_path, "backfill", "nope.warc.gz", "--db", "b.db")
     assert missing.returncode == 1 and "no such file or directory" in missing.stderr
-    bad = _newsflow(tmp_path, "backfill", ".", "--since", "2026-02-01", "--until", "2026-01-01")
+    bad = newsflow(tmp_path, "backfill", ".", "--since", "2026-02-01", "--until", "2026-01-01")
     assert bad.returncode == 2 and "--until" in bad.stderr
     assert "Traceback" not in missing.stderr + bad.stderr
 
@@ -127,18 +109,18 @@ def _checkpoint(db: Path) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
-def test_killed_mid_run_then_resumed(tmp_path: Path) -> None:
+def test_killed_mid_run_then_resumed(tmp_path: Path, prefect_api_url: str) -> None:
     total = 160
     _crawl(tmp_path / "cc.warc.gz", total)
     db = tmp_path / "k.db"
     args = ["backfill", "cc.warc.gz", "--db", str(db), "--batch-size", "5", "--concurrency", "1"]
-    process = subprocess.Popen(
-        [*NEWSFLOW, *args],
-        cwd=tmp_path,
-        env=_env(tmp_path),
+    process = start_newsflow(
+        tmp_path,
+        *args,
+        api_url=prefect_api_url,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, to kill it with its Prefect server
+        start_new_session=True,  # its own process group: kill -9 it all, not the test
     )
     try:
         deadline = time.monotonic() + 240
@@ -152,11 +134,62 @@ def test_killed_mid_run_then_resumed(tmp_path: Path) -> None:
             process.wait()
     records, completed = _checkpoint(db)
     assert 10 <= records < total and not completed, "the run was not stopped mid-way"
-    resumed = _newsflow(tmp_path, "backfill", "cc.warc.gz", "--db", str(db), "--format", "json")
-    _assert_clean(resumed)
+    resumed = newsflow(
+        tmp_path,
+        *("backfill", "cc.warc.gz", "--db", str(db), "--format", "json"),
+        api_url=prefect_api_url,
+    )
+    assert_clean(resumed)
     data = json.loads(resumed.stdout)
     assert data["inputs"][0]["files_resumed"] == 1
     assert data["read"] == total - records  # started after the checkpoint
     with sqlite3.connect(db) as conn:
         titles = [row[0] for row in conn.execute("SELECT title FROM articles")]
     assert len(titles) == len(set(titles)) == total
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Live processes whose environment contains ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:  # gone, or not ours
+                pass
+    return found
+
+
+def test_ctrl_c_with_the_temporary_server_stops_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the whole process group) mid-backfill, with no Prefect server
+    configured: one "interrupted" line and exit 130, and no server left running."""
+    _crawl(tmp_path / "cc.warc.gz", 160)
+    db = tmp_path / "i.db"
+    args = ["backfill", "cc.warc.gz", "--db", str(db), "--batch-size", "5", "--concurrency", "1"]
+    process = start_newsflow(
+        tmp_path,
+        *args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a process group of its own, as a shell gives a command
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and process.poll() is None:
+            if _checkpoint(db)[0] >= 10:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the backfill ended before it could be interrupted"
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 130, (out, err)
+    assert "newsflow: interrupted; what was stored is kept" in err
+    assert "Traceback" not in err and "ConnectError" not in err, err
+    assert _processes_with(f"PREFECT_HOME={tmp_path / '.prefect'}") == []
+    records, completed = _checkpoint(db)
+    assert 10 <= records < 160 and not completed

@@ -144,7 +144,7 @@ def test_clear_errors_exit_1(
 def test_unreachable_database(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("NEWSFLOW_DB_RETRY_SECONDS", "0")  # no waiting for the closed port
+    monkeypatch.setenv("NEWSFLOW_DB_READ_RETRY_SECONDS", "0")  # no waiting for the closed port
     code, _, err = run(capsys, "stats", "--db", "mysql://root@127.0.0.1/x")
     assert code == 1 and "unsupported database" in err and "Traceback" not in err
     code, _, err = run(capsys, "stats", "--db", "postgresql://postgres@127.0.0.1:1/x")

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
-from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import pytest
 from flows.cli import main
 from flows.serving import ServePlan, serve_plan
 from newsflow.settings import load_settings
+from tests.commands import wait_for_first_run
 
 
 @pytest.fixture(autouse=True)
@@ -125,14 +123,8 @@ def test_serve_ingests_on_schedule_and_stops_cleanly_on_sigterm(
         stderr=subprocess.PIPE,
         text=True,
     )
-    runs: list[tuple[str, int]] = []
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and process.poll() is None:
-            time.sleep(1)
-            runs = _runs(tmp_path / "news.db")
-            if runs and runs[0][0] == "completed":
-                break
+        runs = wait_for_first_run(process, tmp_path / "news.db", timeout=180)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -144,16 +136,3 @@ def test_serve_ingests_on_schedule_and_stops_cleanly_on_sigterm(
     assert "Serving the ingest flow every 3600 s on a local Prefect server" in out
     assert process.returncode == 0, (out, err)
     assert "Traceback" not in err and "Error" not in err, err
-
-
-def _runs(path: Path) -> list[tuple[str, int]]:
-    """The ingestion runs so far, read without migrating (``serve`` may be creating the file)."""
-    if not path.exists():
-        return []
-    try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
-            return [
-                (str(s), int(n)) for s, n in db.execute("SELECT status, new FROM ingestion_runs")
-            ]
-    except sqlite3.Error:
-        return []

@@ -208,7 +208,61 @@ def sqlite_locked(url: str, seconds: float | None = None) -> Iterator[threading.
 def retry_seconds(monkeypatch: pytest.MonkeyPatch) -> float:
     seconds = 1.5
     monkeypatch.setenv("NEWSFLOW_DB_RETRY_SECONDS", str(seconds))
+    monkeypatch.setenv("NEWSFLOW_DB_READ_RETRY_SECONDS", str(seconds))
     return seconds
+
+
+@contextmanager
+def sqlite_locked_for_readers(url: str, seconds: float | None = None) -> Iterator[None]:
+    """Another program holds ``BEGIN EXCLUSIVE`` on the SQLite file in rollback-journal mode,
+    so that even a reader must wait (in WAL mode readers never do)."""
+    close_all()
+    path = make_url(url).database
+    assert path is not None
+    conn = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+    assert conn.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+    conn.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(seconds, conn.rollback) if seconds is not None else None
+    if release:
+        release.start()
+    try:
+        yield
+    finally:
+        if release:
+            release.cancel()
+            release.join()
+        if conn.in_transaction:
+            conn.rollback()
+        conn.close()
+
+
+def test_a_read_command_says_at_once_that_it_waits_for_a_locked_database(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NEWSFLOW_DB_READ_RETRY_SECONDS", "20")
+    prepare_database(sqlite_url, tagger_for(None))
+    with sqlite_locked_for_readers(sqlite_url, seconds=2.0):
+        code = main(["stats", "--db", sqlite_url])
+    captured = capsys.readouterr()
+    assert code == 0 and "articles" in captured.out
+    (line,) = captured.err.splitlines()  # the notice, and no error: the lock went in time
+    assert line.startswith("newsflow: sqlite:///") and "is locked by another writer" in line
+    assert line.endswith("; retrying for up to 20 s")
+
+
+def test_a_read_command_gives_up_after_the_read_budget(
+    sqlite_url: str, retry_seconds: float, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepare_database(sqlite_url, tagger_for(None))
+    with sqlite_locked_for_readers(sqlite_url):
+        started = time.monotonic()
+        code = main(["query", "--db", sqlite_url])
+        waited = time.monotonic() - started
+    notice, error = capsys.readouterr().err.splitlines()
+    assert code == 1 and retry_seconds <= waited < retry_seconds + 5
+    assert notice.endswith(f"retrying for up to {retry_seconds:g} s")
+    assert error.startswith("newsflow: error: sqlite:///") and "is locked" in error
+    assert f"(db_read_retry_seconds = {retry_seconds:g})" in error
 
 
 def test_sqlite_lock_released_in_time_the_batch_is_stored(
@@ -291,9 +345,11 @@ def test_unreachable_postgres_is_retried_then_fails_in_one_line(
     assert time.monotonic() - started >= retry_seconds * 0.9
     assert "secret" not in str(info.value) and "gave up after" in str(info.value)
     code = main(["stats", "--db", url])
-    err = capsys.readouterr().err
-    assert code == 1 and err.count("\n") == 1 and err.startswith("newsflow: error: cannot open")
-    assert "Traceback" not in err and "secret" not in err
+    notice, error = capsys.readouterr().err.splitlines()  # the wait, then the one-line error
+    assert notice.startswith("newsflow: cannot open postgresql") and "does not answer" in notice
+    assert notice.endswith(f"; retrying for up to {retry_seconds:g} s")
+    assert code == 1 and error.startswith("newsflow: error: cannot open")
+    assert "Traceback" not in notice + error and "secret" not in notice + error
 
 
 @pytest.mark.postgres

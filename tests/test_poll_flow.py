@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 from flows.cli import main
 from storage import models
 from storage.db import open_database
+from tests.commands import wait_for_first_run
 from tests.conftest import DATA
 from tests.loopback import LoopbackServer, Reply
 
@@ -184,16 +184,8 @@ def test_serve_runs_the_poll_flow_on_schedule(
         stderr=subprocess.PIPE,
         text=True,
     )
-    runs: list[tuple[str, int]] = []
     try:
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline and process.poll() is None:
-            time.sleep(1)
-            if Path(sqlite_url.removeprefix("sqlite:///")).exists():
-                with Session(open_database(sqlite_url)) as session:
-                    runs = [(r.status, r.new) for r in session.scalars(select(models.IngestionRun))]
-                if runs and runs[0][0] == "completed":
-                    break
+        runs = wait_for_first_run(process, Path(sqlite_url.removeprefix("sqlite:///")), 150)
     finally:
         process.terminate()
         out, err = process.communicate(timeout=30)

@@ -1,0 +1,92 @@
+"""`newsflow` in a subprocess, as a user runs it, and the checks every such run shares.
+
+With ``api_url`` (the session's server, the ``prefect_api_url`` fixture) the command sends its
+flow runs there; without, no Prefect server is configured and the command starts a temporary
+one of its own, as on a user's machine (slower: keep that to the tests about it).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+NEWSFLOW = [sys.executable, "-c", "from flows.cli import run; run()"]
+
+
+def newsflow_env(cwd: Path, api_url: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a user with no newsflow or Prefect settings (Prefect's home in
+    ``cwd``), plus ``PREFECT_API_URL`` when ``api_url`` is given, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSFLOW_"))}
+    env["PREFECT_HOME"] = str(cwd / ".prefect")
+    if api_url is not None:
+        env["PREFECT_API_URL"] = api_url
+    env.update(extra)
+    return env
+
+
+def newsflow(
+    cwd: Path, *args: str, api_url: str | None = None, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``newsflow ARGS`` in ``cwd`` and wait for it (five minutes at most)."""
+    return subprocess.run(
+        [*NEWSFLOW, *args],
+        cwd=cwd,
+        env=newsflow_env(cwd, api_url, **extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def start_newsflow(
+    cwd: Path, *args: str, api_url: str | None = None, **options: Any
+) -> subprocess.Popen[str]:
+    """Start ``newsflow ARGS`` in ``cwd`` without waiting (``options`` go to Popen)."""
+    return subprocess.Popen(
+        [*NEWSFLOW, *args], cwd=cwd, env=newsflow_env(cwd, api_url), text=True, **options
+    )
+
+
+def assert_clean(result: subprocess.CompletedProcess[str], code: int = 0) -> None:
+    """Exit ``code``, and no traceback, ERROR line or locked-database message."""
+    output = result.stdout + result.stderr
+    assert result.returncode == code, output
+    assert "Traceback" not in output and "ERROR" not in output, output
+    assert "database is locked" not in output, output
+
+
+def stored_runs(database: Path) -> list[tuple[str, int]]:
+    """(status, new) of each ingestion run so far, read without migrating: the command under
+    test may be creating the file."""
+    if not database.exists():
+        return []
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as db:
+            return [
+                (str(s), int(n))
+                for s, n in db.execute("SELECT status, new FROM ingestion_runs ORDER BY id")
+            ]
+    except sqlite3.Error:  # not migrated yet
+        return []
+
+
+def wait_for_first_run(
+    process: subprocess.Popen[str], database: Path, timeout: float
+) -> list[tuple[str, int]]:
+    """The runs stored by a served flow once the first one has completed, or as they are when
+    ``process`` exits or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    runs: list[tuple[str, int]] = []
+    while time.monotonic() < deadline and process.poll() is None:
+        time.sleep(1)
+        runs = stored_runs(database)
+        if runs and runs[0][0] == "completed":
+            break
+    return runs
