@@ -92,26 +92,13 @@ def _server(services: bool) -> Iterator[str]:
         env["PREFECT__SERVER_EPHEMERAL"] = "1"
     env.pop("PREFECT_API_URL", None)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "prefect.server.api.server:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "critical",
-            "--lifespan",
-            "on",
-        ],
+        [sys.executable, "-m", "flows.local_server_process", str(port), str(os.getpid())],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         # its own session: a Ctrl-C or SIGTERM sent to the whole process group must not stop
-        # the server before newsflow has recorded how its runs ended (it is stopped below, last)
+        # the server before newsflow has recorded how its runs ended (it is stopped below, last;
+        # should newsflow be killed outright, the server stops itself: local_server_process)
         start_new_session=True,
     )
     try:

@@ -90,3 +90,16 @@ def wait_for_first_run(
         if runs and runs[0][0] == "completed":
             break
     return runs
+
+
+def processes_with(marker: str) -> list[int]:
+    """Live processes whose environment contains ``marker`` (e.g. ``PREFECT_HOME=…``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:  # gone, or not ours
+                pass
+    return found

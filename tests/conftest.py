@@ -119,6 +119,13 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(fixture))
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def new_db_url(request: pytest.FixtureRequest) -> str:
+    """The same test on SQLite and on PostgreSQL, each database with no schema yet."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "fresh_postgres_url"
+    return str(request.getfixturevalue(fixture))
+
+
 @pytest.fixture
 def engine(db_url: str) -> Engine:
     """A migrated database with the built-in taxonomy's topics."""

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from storage import models
 from storage.db import open_database
-from tests.commands import assert_clean, newsflow, start_newsflow
+from tests.commands import assert_clean, newsflow, processes_with, start_newsflow
 from tests.warcbuild import page_record, write_warc
 
 pytestmark = pytest.mark.prefect
@@ -148,19 +148,6 @@ def test_killed_mid_run_then_resumed(tmp_path: Path, prefect_api_url: str) -> No
     assert len(titles) == len(set(titles)) == total
 
 
-def _processes_with(marker: str) -> list[int]:
-    """Live processes whose environment contains ``marker``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / "environ").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:  # gone, or not ours
-                pass
-    return found
-
-
 def test_ctrl_c_with_the_temporary_server_stops_cleanly(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT to the whole process group) mid-backfill, with no Prefect server
     configured: one "interrupted" line and exit 130, and no server left running."""
@@ -190,6 +177,6 @@ def test_ctrl_c_with_the_temporary_server_stops_cleanly(tmp_path: Path) -> None:
     assert process.returncode == 130, (out, err)
     assert "newsflow: interrupted; what was stored is kept" in err
     assert "Traceback" not in err and "ConnectError" not in err, err
-    assert _processes_with(f"PREFECT_HOME={tmp_path / '.prefect'}") == []
+    assert processes_with(f"PREFECT_HOME={tmp_path / '.prefect'}") == []
     records, completed = _checkpoint(db)
     assert 10 <= records < 160 and not completed

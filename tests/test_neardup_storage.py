@@ -207,24 +207,26 @@ def test_cli_hides_copies_and_show_lists_them(
     assert f"duplicate of article {first.new_ids[0]}" in capsys.readouterr().out
 
 
-def test_articles_stored_before_the_index_are_signed_by_the_migration(db_url: str) -> None:
+def test_articles_stored_before_the_index_are_signed_by_the_migration(new_db_url: str) -> None:
     from alembic import command
 
     from storage.db import _alembic_config, _create_engine, migrate, normalize_url
 
-    engine = _create_engine(normalize_url(db_url))
-    config = _alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")  # the schema before near-dup detection
-    old, new = seed_articles()
-    stored = store(engine, old, new, near=NearDupConfig(enabled=False))
-    migrate(engine)
-    assert count(engine, models.ArticleSignature) == 2
-    assert count(engine, models.ArticleBand) == 2 * NearDupConfig().bands
-    assert store(engine, variants(new)["edited"]).duplicates == 1
-    assert duplicate_of(engine)["edited"] == stored.new_ids[1]
-    engine.dispose()
+    engine = _create_engine(normalize_url(new_db_url))
+    try:
+        config = _alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")  # the schema before near-dup detection
+        old, new = seed_articles()
+        stored = store(engine, old, new, near=NearDupConfig(enabled=False))
+        migrate(engine)
+        assert count(engine, models.ArticleSignature) == 2
+        assert count(engine, models.ArticleBand) == 2 * NearDupConfig().bands
+        assert store(engine, variants(new)["edited"]).duplicates == 1
+        assert duplicate_of(engine)["edited"] == stored.new_ids[1]
+    finally:
+        engine.dispose()
 
 
 def test_copies_stored_at_the_same_moment_make_one_original(engine: Engine) -> None:
