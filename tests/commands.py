@@ -7,12 +7,14 @@ one of its own, as on a user's machine (slower: keep that to the tests about it)
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
 import sys
 import time
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,32 +64,37 @@ def assert_clean(result: subprocess.CompletedProcess[str], code: int = 0) -> Non
     assert "database is locked" not in output, output
 
 
-def stored_runs(database: Path) -> list[tuple[str, int]]:
-    """(status, new) of each ingestion run so far, read without migrating: the command under
-    test may be creating the file."""
+@dataclass(frozen=True)
+class StoredRun:
+    status: str
+    new: int
+    inputs: list[str]
+
+
+def stored_runs(database: Path) -> list[StoredRun]:
+    """The ingestion runs so far, read without migrating: the command under test may be
+    creating the file."""
     if not database.exists():
         return []
     try:
         with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as db:
-            return [
-                (str(s), int(n))
-                for s, n in db.execute("SELECT status, new FROM ingestion_runs ORDER BY id")
-            ]
+            rows = db.execute("SELECT status, new, inputs FROM ingestion_runs ORDER BY id")
+            return [StoredRun(str(s), int(n), json.loads(i)) for s, n, i in rows]
     except sqlite3.Error:  # not migrated yet
         return []
 
 
-def wait_for_first_run(
-    process: subprocess.Popen[str], database: Path, timeout: float
-) -> list[tuple[str, int]]:
-    """The runs stored by a served flow once the first one has completed, or as they are when
-    ``process`` exits or ``timeout`` seconds pass."""
+def wait_for_runs(
+    process: subprocess.Popen[str], database: Path, completed: int, timeout: float
+) -> list[StoredRun]:
+    """The runs stored by served flows once ``completed`` of them have completed, or as they
+    are when ``process`` exits or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
-    runs: list[tuple[str, int]] = []
+    runs: list[StoredRun] = []
     while time.monotonic() < deadline and process.poll() is None:
         time.sleep(1)
         runs = stored_runs(database)
-        if runs and runs[0][0] == "completed":
+        if sum(r.status == "completed" for r in runs) >= completed:
             break
     return runs
 

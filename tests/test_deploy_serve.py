@@ -1,4 +1,5 @@
-"""`newsflow serve`: what it serves and when (settings, flags), and a clean stop on SIGTERM."""
+"""`newsflow serve`: what it serves and when (settings, flags); one real `serve` process runs
+both flows on schedule, then stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +16,9 @@ import pytest
 from flows.cli import main
 from flows.serving import ServePlan, serve_plan
 from newsflow.settings import load_settings
-from tests.commands import wait_for_first_run
+from tests.commands import StoredRun, wait_for_runs
+from tests.loopback import serving
+from tests.test_poll_flow import write_sources
 
 
 @pytest.fixture(autouse=True)
@@ -101,38 +105,75 @@ def test_serve_cli_errors(
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.prefect
-def test_serve_ingests_on_schedule_and_stops_cleanly_on_sigterm(
-    tmp_path: Path, seeds_dir: Path
-) -> None:
-    """`newsflow serve seeds/` in a subprocess: a run ingests the seeds; SIGTERM exits 0."""
+@dataclass(frozen=True)
+class Served:
+    """What one `newsflow serve` process did: its runs, output and exit status."""
+
+    runs: list[StoredRun]
+    out: str
+    err: str
+    returncode: int | None
+
+    def runs_of(self, input_name: str) -> list[tuple[str, int]]:
+        return [(r.status, r.new) for r in self.runs if any(input_name in i for i in r.inputs)]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> Served:
+    """`newsflow serve seeds/ --sources FILE` in a subprocess, on the local Prefect server it
+    starts, until the first run of both flows has completed; then SIGTERM."""
+    home = tmp_path_factory.mktemp("serve")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSFLOW_"))}
     env.update(
         {
-            "PREFECT_HOME": str(tmp_path / "prefect-home"),
+            "PREFECT_HOME": str(home / "prefect-home"),
             "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
             "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+            "NEWSFLOW_ALLOW_PRIVATE_ADDRESSES": "1",  # the feeds are on loopback
+            "NEWSFLOW_HOST_DELAY": "0",
+            "NEWSFLOW_FETCH_RETRIES": "0",
         }
     )
-    database_url = f"sqlite:///{tmp_path / 'news.db'}"
     command = [str(Path(sys.executable).with_name("newsflow")), "serve", str(seeds_dir)]
-    process = subprocess.Popen(
-        [*command, "--interval", "3600", "--db", database_url],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        runs = wait_for_first_run(process, tmp_path / "news.db", timeout=180)
-    finally:
-        process.send_signal(signal.SIGTERM)
+    with serving() as loopback:
+        sources = write_sources(loopback, home)
+        process = subprocess.Popen(
+            [*command, "--sources", str(sources), "--interval", "3600"],
+            cwd=home,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
-            out, err = process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            out, err = process.communicate()
-    assert runs[:1] == [("completed", 2)], (out, err)
-    assert "Serving the ingest flow every 3600 s on a local Prefect server" in out
-    assert process.returncode == 0, (out, err)
-    assert "Traceback" not in err and "Error" not in err, err
+            runs = wait_for_runs(process, home / "newsflow.db", completed=2, timeout=180)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                out, err = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                out, err = process.communicate()
+    return Served(runs, out, err, process.returncode)
+
+
+@pytest.mark.prefect
+def test_serve_ingests_on_schedule(served: Served, seeds_dir: Path) -> None:
+    """A scheduled run of the ingest flow ingests the seeds."""
+    assert served.runs_of(str(seeds_dir))[:1] == [("completed", 2)], served
+    assert (
+        "Serving the ingest flow and the poll flow every 3600 s on a local Prefect server"
+        in served.out
+    )
+
+
+@pytest.mark.prefect
+def test_serve_polls_the_feeds_on_schedule(served: Served) -> None:
+    """A scheduled run of the poll flow polls the sources file's feeds."""
+    assert served.runs_of("/feed.xml")[:1] == [("completed", 3)], served
+
+
+@pytest.mark.prefect
+def test_serve_stops_cleanly_on_sigterm(served: Served) -> None:
+    assert served.returncode == 0, served
+    assert "Traceback" not in served.err and "Error" not in served.err, served.err

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +13,6 @@ from sqlalchemy.orm import Session
 from flows.cli import main
 from storage import models
 from storage.db import open_database
-from tests.commands import wait_for_first_run
 from tests.conftest import DATA
 from tests.loopback import LoopbackServer, Reply
 
@@ -33,11 +29,17 @@ def polite_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def sources_file(tmp_path: Path, loopback: LoopbackServer) -> Path:
+    return write_sources(loopback, tmp_path)
+
+
+def write_sources(loopback: LoopbackServer, directory: Path) -> Path:
+    """A sources file of two feeds served by ``loopback``: ``desk`` (three articles, one of
+    them fetched in full) and ``down`` (HTTP 503)."""
     feed = (LIVE / "feed.xml").read_text(encoding="utf-8").replace("{base}", loopback.base)
     loopback.routes["/feed.xml"] = Reply(200, feed.encode(), {"ETag": '"v1"'})
     loopback.routes["/world/arms-talks.html"] = Reply(200, (LIVE / "arms-talks.html").read_bytes())
     loopback.routes["/down.xml"] = Reply(503, b"maintenance")
-    path = tmp_path / "sources.yaml"
+    path = directory / "sources.yaml"
     path.write_text(
         "feeds:\n"
         f"  - {{name: desk, url: '{loopback.url('/feed.xml')}', fetch_full_text: true,"
@@ -159,36 +161,3 @@ def test_sources_cli_errors(
     err = capsys.readouterr().err
     assert err.startswith("newsflow: error:") and message in err
     assert len(err.strip().splitlines()) == 1
-
-
-@pytest.mark.prefect
-def test_serve_runs_the_poll_flow_on_schedule(
-    tmp_path: Path, sources_file: Path, sqlite_url: str
-) -> None:
-    """`newsflow serve` in a subprocess: its local server schedules a run that polls the feeds."""
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
-        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
-        "NEWSFLOW_ALLOW_PRIVATE_ADDRESSES": "1",
-        "NEWSFLOW_HOST_DELAY": "0",
-        "NEWSFLOW_FETCH_RETRIES": "0",
-    }
-    env.pop("PREFECT_API_URL", None)
-    command = [str(Path(sys.executable).with_name("newsflow")), "serve", "--db", sqlite_url]
-    process = subprocess.Popen(
-        [*command, "--sources", str(sources_file), "--interval", "60"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        runs = wait_for_first_run(process, Path(sqlite_url.removeprefix("sqlite:///")), 150)
-    finally:
-        process.terminate()
-        out, err = process.communicate(timeout=30)
-    assert runs[:1] == [("completed", 3)], (out, err)
-    assert "Serving the poll flow every 60 s on a local Prefect server" in out
-    assert "Traceback" not in err
