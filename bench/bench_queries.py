@@ -10,7 +10,9 @@ PostgreSQL database ``newsflow_bench_<n>``; a completed build is recorded as an 
 process pool, and inserted in bulk through the ``storage.models`` tables, so the FTS5 table
 (SQLite triggers) and the ``tsvector`` column (PostgreSQL) are filled as ingestion fills them,
 with real topics, scores and evidence. Indexes are dropped during the load and re-created
-from their own definitions afterwards. Near-duplicate signatures are not stored (no query
+from their own definitions afterwards; on SQLite the FTS5 insert trigger is dropped too and the
+full-text index built once from the stored rows (FTS5 ``'rebuild'``, the same index the trigger
+builds row by row). Near-duplicate signatures are not stored (no query
 reads them); copies are linked with ``duplicate_of`` as ingestion links them.
 
 Then, warm (each query shape run once unmeasured first), it measures p50/p95/p99 of
@@ -27,8 +29,10 @@ import json
 import multiprocessing
 import os
 import pickle
+import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -205,12 +209,19 @@ def load(url: str, n: int, seed: int, chunks: Path, distinct: int) -> float:
             [{"id": i, "name": name, "kind": "file"} for name, i in source_ids.items()],
         )
     saved = _indexes(engine)
+    sqlite = engine.dialect.name == "sqlite"
+    fts_insert = None
     with engine.begin() as conn:
         for name, _ in saved:
             conn.execute(text(f"DROP INDEX {name}"))
+        if sqlite:  # FTS5 filled once after the load ('rebuild'), not row by row by the trigger
+            fts_insert = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'articles_fts_insert'")
+            ).scalar()
+            if fts_insert:
+                conn.execute(text("DROP TRIGGER articles_fts_insert"))
     with Session(engine) as session:
         topics = dict(session.execute(select(models.Topic.slug, models.Topic.id)).all())
-    sqlite = engine.dialect.name == "sqlite"
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -267,6 +278,10 @@ def load(url: str, n: int, seed: int, chunks: Path, distinct: int) -> float:
     with engine.begin() as conn:
         for _, ddl in saved:
             conn.execute(text(ddl))
+        if fts_insert:  # the index the trigger would have built, from the stored rows
+            conn.execute(text("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')"))
+            conn.execute(text(fts_insert))
+            print(f"  sqlite: full-text index rebuilt, {time.perf_counter() - started:.0f} s")
         if not sqlite:  # ids were given: move the sequence on
             conn.execute(
                 text("SELECT setval(pg_get_serial_sequence('articles', 'id'), :n)"), {"n": n}
@@ -406,6 +421,60 @@ def iter_runners(baseline: bool) -> Iterator[tuple[str, Callable[[ArticleQuery, 
         yield "storage only", lambda q, url: queries.find_articles(open_database(url), q)
 
 
+def baseline_queries(commit: str) -> types.ModuleType:
+    """``storage/queries.py`` (and the ``storage/fulltext.py`` it imports) as they were at
+    ``commit``, loaded beside today's modules, so both plans run on the same database."""
+    modules = {}
+    for name in ("fulltext", "queries"):
+        source = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{commit}:storage/{name}.py"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        source = source.replace("from storage.fulltext import", "from baseline_fulltext import")
+        module = types.ModuleType(f"baseline_{name}")
+        sys.modules[module.__name__] = module  # dataclasses look their module up
+        exec(compile(source, f"{commit[:10]}:storage/{name}.py", "exec"), module.__dict__)
+        modules[name] = module
+    return modules["queries"]
+
+
+def _through_api(module: types.ModuleType) -> Callable[[ArticleQuery, str], object]:
+    """``api.find_articles`` (its checks included) with ``module`` as its storage queries."""
+
+    def run(query: ArticleQuery, url: str) -> object:
+        names = vars(api)
+        saved = names["queries"]
+        names["queries"] = module
+        try:
+            return api.find_articles(query, url)
+        finally:
+            names["queries"] = saved
+
+    return run
+
+
+def measure_interleaved(
+    url: str, shape: Shape, count: int, seed: int, runners: Sequence[Callable[..., object]]
+) -> list[list[float]]:
+    """Each query run once by every runner, one after the other (order alternating)."""
+    rng = np.random.default_rng(seed)
+    made = [shape.make(rng) for _ in range(count)]
+    for run in runners:
+        run(made[0], url)  # warm
+    samples: list[list[float]] = [[] for _ in runners]
+    for i, query in enumerate(made):
+        order = list(range(len(runners)))
+        if i % 2:
+            order.reverse()
+        for k in order:
+            t0 = time.perf_counter()
+            runners[k](query, url)
+            samples[k].append((time.perf_counter() - t0) * 1000)
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=1_000_000)
@@ -425,6 +494,11 @@ def main() -> None:
     )
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--label", default="", help="a note for the results table (e.g. before)")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="a git commit: run its storage queries too, interleaved with today's (before/after)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results-queries.md")
     args = parser.parse_args()
     n = args.articles
@@ -470,11 +544,19 @@ def main() -> None:
         "| database | query | runner | p50 ms | p95 ms | p99 ms | max ms | p95 < 100 ms |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    runners: list[tuple[str, Callable[[ArticleQuery, str], object]]] = [("api", _api)]
+    if args.baseline:
+        runners.insert(
+            0, (f"api, {args.baseline[:10]}", _through_api(baseline_queries(args.baseline)))
+        )
+    load = os.getloadavg()
     for db_name, url in urls.items():
         close_all()
         for shape in shapes(topics):
-            for runner_name, runner in iter_runners(baseline=False):
-                samples = measure(url, shape, args.queries, args.seed, runner)
+            measured = measure_interleaved(
+                url, shape, args.queries, args.seed, [run for _, run in runners]
+            )
+            for (runner_name, _), samples in zip(runners, measured, strict=True):
                 p50, p95, p99, worst = percentiles(samples)
                 row = (
                     f"| {db_name} | {shape.name} | {runner_name} | {p50:.1f} | {p95:.1f} | "
@@ -482,10 +564,13 @@ def main() -> None:
                 )
                 print(row, flush=True)
                 lines.append(row)
+    ended = os.getloadavg()
     with open(args.out, "a", encoding="utf-8") as out:
         out.write(
             f"\n### {args.label or 'run'}: {n:,} articles, {args.queries} queries per shape "
-            f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n\n" + "\n".join(lines) + "\n"
+            f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average 1/5/15 min "
+            f"{' '.join(f'{x:.2f}' for x in load)} at the start, "
+            f"{' '.join(f'{x:.2f}' for x in ended)} at the end)\n\n" + "\n".join(lines) + "\n"
         )
 
 

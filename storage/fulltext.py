@@ -70,7 +70,11 @@ def apply_search(
 
 
 def has_many_matches(session: Session, dialect: str, query: str, many: int) -> bool:
-    """Whether ``query`` matches at least ``many`` stored articles (counting stops there)."""
+    """Whether ``query`` matches at least ``many`` stored articles (counting stops there).
+
+    On PostgreSQL a phrase counts as its words anywhere in the article (an upper bound): the
+    positions of a phrase are checked row by row in the stored vectors, the words alone are
+    answered by the index."""
     query = query.replace("\x00", " ")
     if dialect == "sqlite":
         probe = (
@@ -78,10 +82,11 @@ def has_many_matches(session: Session, dialect: str, query: str, many: int) -> b
             "WHERE articles_fts MATCH :q LIMIT :n) AS m"
         )
         match = fts5_query(query)
-    else:
+    else:  # words adjacent or not: the GIN index answers alone, no stored vector is read
         probe = (
-            "SELECT count(*) FROM (SELECT 1 FROM articles "
-            "WHERE search @@ websearch_to_tsquery('english', :q) LIMIT :n) AS m"
+            "SELECT count(*) FROM (SELECT 1 FROM articles WHERE search @@ regexp_replace("
+            "websearch_to_tsquery('english', :q)::text, '<[0-9-]+>', '&', 'g')::tsquery "
+            "LIMIT :n) AS m"
         )
         match = query
     found = session.scalar(text(probe), {"q": match, "n": many})

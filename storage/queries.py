@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, exists, false, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    exists,
+    false,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from storage import models
@@ -127,12 +136,19 @@ def _row(article: models.Article, topics: list[str]) -> ArticleRow:
 # one is listed from its tags (at most this many ids, then sorted).
 LARGE_TOPIC = 2_000
 
-# On PostgreSQL a search whose words match at least FREQUENT_MATCHES articles ranks only the
-# newest RANK_WINDOW matches that pass the other filters (found by walking ix_articles_newest):
-# ranking every match of a frequent word reads hundreds of thousands of stored vectors at a
-# million articles (seconds), while the newest matches are found in milliseconds.
+# A search whose words match at least FREQUENT_MATCHES articles ranks only the newest
+# RANK_WINDOW matches that pass the other filters: ranking every match of a frequent word reads
+# hundreds of thousands of stored vectors (PostgreSQL) or computes bm25 for each (SQLite FTS5)
+# at a million articles, while the newest matches are found in milliseconds. A rarer search
+# ranks every match.
 FREQUENT_MATCHES = 2_000
 RANK_WINDOW = 200
+
+# On PostgreSQL the newest matches are looked for in growing windows of publication dates, back
+# from the newest article (or ``until``): the GIN index of the words and the btree of
+# ``published_at`` are combined (BitmapAnd), so a window costs its matches, not its articles.
+# The last window is unbounded. SQLite reads FTS5's matches newest stored first instead.
+SEARCH_WINDOWS_DAYS = (7, 30, 120, 365)
 
 
 def _topic_filter(session: Session, slug: str, searching: bool) -> ColumnElement[bool]:
@@ -140,20 +156,48 @@ def _topic_filter(session: Session, slug: str, searching: bool) -> ColumnElement
     if topic_id is None:
         return false()
     T = models.ArticleTopic
-    if searching:  # the full-text index drives the query: the topic's ids are a filter
-        return models.Article.id.in_(select(T.article_id).where(T.topic_id == topic_id))
+    tagged = exists().where(T.article_id == models.Article.id, T.topic_id == topic_id)
+    if searching:  # the full-text index drives the query: one primary-key probe per match
+        return tagged
     probe = select(T.article_id).where(T.topic_id == topic_id).limit(LARGE_TOPIC).subquery()
     size = session.scalar(select(func.count()).select_from(probe)) or 0
     if size >= LARGE_TOPIC:
-        return exists().where(T.article_id == models.Article.id, T.topic_id == topic_id)
+        return tagged
     return models.Article.id.in_(select(T.article_id).where(T.topic_id == topic_id))
+
+
+_NEWEST = (models.Article.published_at.desc().nulls_last(), models.Article.id.desc())
+
+
+def _newest_matches_by_date(
+    session: Session, filtered: Select[Any], query: ArticleQuery
+) -> list[int]:
+    """Ids of the newest RANK_WINDOW matches of ``filtered`` (PostgreSQL), window by window."""
+    A = models.Article
+    anchor = query.until
+    if anchor is None:
+        latest = select(A.published_at).where(A.published_at.is_not(None))
+        if not query.include_duplicates:
+            latest = latest.where(A.duplicate_of.is_(None))
+        anchor = session.scalar(latest.order_by(*_NEWEST).limit(1))
+    ids = filtered.with_only_columns(A.id).order_by(*_NEWEST).limit(RANK_WINDOW)
+    if anchor is not None:
+        for days in SEARCH_WINDOWS_DAYS:
+            since = anchor - timedelta(days=days)
+            if query.since is not None and since <= query.since:
+                break  # the query's own window is no wider: search it whole
+            found = list(session.scalars(ids.where(A.published_at >= since)))
+            if len(found) >= RANK_WINDOW:
+                return found
+    return list(session.scalars(ids))
 
 
 def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
     """Articles matching every given filter; best match first with ``text``, else newest.
 
-    On PostgreSQL, a search matching many articles ranks the newest ``RANK_WINDOW`` of them
-    (see ``FREQUENT_MATCHES``).
+    A search matching at least ``FREQUENT_MATCHES`` articles ranks the newest ``RANK_WINDOW``
+    of them that pass the other filters: by publication date on PostgreSQL, by storage order
+    (the most recently stored) on SQLite.
 
     Without ``text``, a topic with many articles is listed by walking the newest originals
     (``ix_articles_newest``) and checking each one's tags; a small one from its tagged ids.
@@ -170,22 +214,29 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
             stmt = stmt.where(models.Article.published_at < query.until)
         if not query.include_duplicates:
             stmt = stmt.where(models.Article.duplicate_of.is_(None))
-        newest = (models.Article.published_at.desc().nulls_last(), models.Article.id.desc())
         if query.text:
             dialect = engine.dialect.name
             stmt, rank = apply_search(stmt, dialect, query.text)
-            if dialect == "postgresql" and has_many_matches(
-                session, dialect, query.text, FREQUENT_MATCHES
-            ):
-                window = stmt.with_only_columns(models.Article.id).order_by(*newest)
-                stmt = (
-                    select(models.Article)
-                    .join(models.Source)
-                    .where(models.Article.id.in_(window.limit(RANK_WINDOW).scalar_subquery()))
-                )
-            stmt = stmt.order_by(rank, *newest)
+            if has_many_matches(session, dialect, query.text, FREQUENT_MATCHES):
+                if dialect == "sqlite":  # bm25() only exists in the FTS5 scan: rank inside it
+                    window = (
+                        stmt.with_only_columns(models.Article.id, rank.label("rank"))
+                        .order_by(literal_column("articles_fts.rowid").desc())
+                        .limit(RANK_WINDOW)
+                        .subquery()
+                    )
+                    stmt = (
+                        select(models.Article)
+                        .join(models.Source)
+                        .join(window, window.c.id == models.Article.id)
+                    )
+                    rank = window.c.rank
+                else:
+                    newest = _newest_matches_by_date(session, stmt, query)
+                    stmt = stmt.where(models.Article.id.in_(newest))
+            stmt = stmt.order_by(rank, *_NEWEST)
         else:
-            stmt = stmt.order_by(*newest)
+            stmt = stmt.order_by(*_NEWEST)
         articles = list(session.scalars(stmt.limit(query.limit)).unique())
         topics = _topics_of(session, [a.id for a in articles])
         return [_row(a, topics[a.id]) for a in articles]

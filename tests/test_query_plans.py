@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from newsflow.article import Article
 from newsflow.pipeline import process, tagger_for
 from storage import queries
+from storage.db import open_database
 from storage.queries import ArticleQuery
 from storage.repository import store_batch
 
@@ -79,17 +80,10 @@ def test_unknown_topic_matches_nothing(stored: Engine) -> None:
     assert queries.find_articles(stored, ArticleQuery(topic="no-such-topic")) == []
 
 
-@pytest.mark.postgres
-def test_a_frequent_search_ranks_its_newest_matches(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """On PostgreSQL a search matching at least FREQUENT_MATCHES articles ranks only the newest
-    RANK_WINDOW of those that pass the other filters; a rarer one ranks every match."""
-    from storage.db import open_database
-
-    engine = open_database(postgres_url)
+def _talks(engine: Engine, count: int = 30, days: int = 1) -> datetime:
+    """``count`` articles stored oldest first, one every ``days`` days: "talks" in every one,
+    "arms" twice in the five oldest, so those rank best overall. Returns the first date."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    # "talks" in every article; "arms" twice in the oldest ones, so they rank best overall
     articles = [
         Article(
             source="desk",
@@ -98,11 +92,21 @@ def test_a_frequent_search_ranks_its_newest_matches(
             + f"Dispatch number {i} from the desk about the talks.",
             origin=f"test-{i}",
             guid=f"g-{i}",
-            published=start + timedelta(days=i),
+            published=start + timedelta(days=i * days),
         )
-        for i in range(30)
+        for i in range(count)
     ]
     store_batch(engine, process(articles, tagger_for(None)))
+    return start
+
+
+def test_a_frequent_search_ranks_its_newest_matches(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search matching at least FREQUENT_MATCHES articles ranks only the newest RANK_WINDOW
+    of those that pass the other filters (here stored in date order, so newest either way);
+    a rarer one ranks every match."""
+    start = _talks(engine)
     query = ArticleQuery(text="talks OR arms", limit=3)
     monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1_000)
     every = [row.title for row in queries.find_articles(engine, query)]
@@ -115,3 +119,34 @@ def test_a_frequent_search_ranks_its_newest_matches(
     assert len(window) == 3 and {row.title for row in window} <= newest
     dated = queries.find_articles(engine, replace(query, until=start + timedelta(days=5), limit=10))
     assert {row.title for row in dated} == {f"Story {i}" for i in range(5)}  # filters first
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("days", "window", "since_day"),
+    [
+        (1, 8, None),  # the 7-day window holds 8 matches: enough
+        (1, 20, None),  # the 30-day window is needed
+        (20, 8, None),  # one article every 20 days: only the unbounded search finds 8
+        (1, 8, 27),  # ``since`` narrower than the first window: searched whole
+        (1, 20, 3),  # ``since`` inside the 30-day window: searched whole from there
+    ],
+)
+def test_date_windows_find_the_same_newest_matches(
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    days: int,
+    window: int,
+    since_day: int | None,
+) -> None:
+    """On PostgreSQL the newest matches are looked for in growing date windows: whichever
+    window ends the search, the ranked matches are the newest ``window`` ones."""
+    engine = open_database(postgres_url)
+    start = _talks(engine, days=days)
+    monkeypatch.setattr(queries, "FREQUENT_MATCHES", 10)
+    monkeypatch.setattr(queries, "RANK_WINDOW", window)
+    since = None if since_day is None else start + timedelta(days=since_day)
+    query = ArticleQuery(text="talks", since=since, limit=100)
+    found = {row.title for row in queries.find_articles(engine, query)}
+    eligible = [i for i in range(30) if since_day is None or i * days >= since_day]
+    assert found == {f"Story {i}" for i in eligible[-window:]}
