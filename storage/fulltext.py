@@ -7,6 +7,7 @@ phrases", ``OR`` between alternatives, ``-word`` to exclude, ``word*`` for a pre
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Select, func, literal_column, table, text
@@ -91,3 +92,41 @@ def has_many_matches(session: Session, dialect: str, query: str, many: int) -> b
         match = query
     found = session.scalar(text(probe), {"q": match, "n": many})
     return (found or 0) >= many
+
+
+@dataclass(frozen=True)
+class MatchEstimate:
+    """What PostgreSQL's planner expects of a search, from the column statistics alone."""
+
+    matches: float  # articles holding the words (a phrase counts as its words)
+    articles: float  # articles stored
+    phrase: bool  # whether the search has a phrase (its positions are not estimated)
+
+    @property
+    def share(self) -> float:
+        return min(1.0, self.matches / max(1.0, self.articles))
+
+
+_ADJACENT = re.compile(r"<[0-9-]+>")
+
+
+def estimate_matches(session: Session, query: str) -> MatchEstimate:
+    """The planner's estimate of how many articles hold ``query``'s words (PostgreSQL; no
+    article is read)."""
+    words = session.scalar(
+        text("SELECT websearch_to_tsquery('english', :q)::text"), {"q": query.replace("\x00", " ")}
+    )
+    words = words or ""
+
+    def rows(sql: str, **params: str) -> float:
+        plan = session.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"), params)
+        return float(plan[0]["Plan"]["Plan Rows"])
+
+    return MatchEstimate(
+        matches=rows(
+            "SELECT 1 FROM articles WHERE search @@ CAST(:q AS tsquery)",
+            q=_ADJACENT.sub("&", words),
+        ),
+        articles=rows("SELECT 1 FROM articles"),
+        phrase=bool(_ADJACENT.search(words)),
+    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -15,11 +16,12 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 
 from storage import models
-from storage.fulltext import apply_search, has_many_matches
+from storage.fulltext import MatchEstimate, apply_search, estimate_matches, has_many_matches
 
 
 @dataclass(frozen=True)
@@ -144,11 +146,19 @@ LARGE_TOPIC = 2_000
 FREQUENT_MATCHES = 2_000
 RANK_WINDOW = 200
 
-# On PostgreSQL the newest matches are looked for in growing windows of publication dates, back
-# from the newest article (or ``until``): the GIN index of the words and the btree of
-# ``published_at`` are combined (BitmapAnd), so a window costs its matches, not its articles.
-# The last window is unbounded. SQLite reads FTS5's matches newest stored first instead.
-SEARCH_WINDOWS_DAYS = (7, 30, 120, 365)
+# On PostgreSQL, how the newest matches are found depends on the share of articles holding the
+# words (the planner's estimate from the column statistics): at WALK_SHARE or more, walking
+# ix_articles_newest and checking each article finds them within a few thousand rows; below,
+# the GIN index is combined (BitmapAnd) with the btree of published_at over the newest
+# articles, about twice as many as should hold RANK_WINDOW matches, a window widened when it
+# holds too few. SQLite reads FTS5's matches most recently stored first instead.
+WALK_SHARE = 0.05
+# A phrase is estimated as its words (the statistics know words only); its first window
+# assumes it is in a tenth of the articles that hold them, then it widens by what it found.
+PHRASE_SHARE = 0.1
+# Memory for the bitmaps of a search (PostgreSQL, this transaction only): at 4 MB the bitmap
+# of a frequent word is lossy and every article of its pages is checked again.
+SEARCH_WORK_MEM = "64MB"
 
 
 def _topic_filter(session: Session, slug: str, searching: bool) -> ColumnElement[bool]:
@@ -169,27 +179,43 @@ def _topic_filter(session: Session, slug: str, searching: bool) -> ColumnElement
 _NEWEST = (models.Article.published_at.desc().nulls_last(), models.Article.id.desc())
 
 
-def _newest_matches_by_date(
-    session: Session, filtered: Select[Any], query: ArticleQuery
-) -> list[int]:
-    """Ids of the newest RANK_WINDOW matches of ``filtered`` (PostgreSQL), window by window."""
+def _window_start(session: Session, query: ArticleQuery, articles: int) -> datetime | None:
+    """The publication date of the ``articles``-th newest article up to ``until`` (None: fewer
+    articles than that, or none of them newer than ``since``)."""
     A = models.Article
-    anchor = query.until
-    if anchor is None:
-        latest = select(A.published_at).where(A.published_at.is_not(None))
-        if not query.include_duplicates:
-            latest = latest.where(A.duplicate_of.is_(None))
-        anchor = session.scalar(latest.order_by(*_NEWEST).limit(1))
-    ids = filtered.with_only_columns(A.id).order_by(*_NEWEST).limit(RANK_WINDOW)
-    if anchor is not None:
-        for days in SEARCH_WINDOWS_DAYS:
-            since = anchor - timedelta(days=days)
-            if query.since is not None and since <= query.since:
-                break  # the query's own window is no wider: search it whole
-            found = list(session.scalars(ids.where(A.published_at >= since)))
-            if len(found) >= RANK_WINDOW:
-                return found
-    return list(session.scalars(ids))
+    stmt = select(A.published_at).where(A.published_at.is_not(None))
+    if query.until is not None:
+        stmt = stmt.where(A.published_at < query.until)
+    if query.include_duplicates:  # ix_articles_published_at, read backwards
+        stmt = stmt.order_by(A.published_at.desc())
+    else:  # ix_articles_newest
+        stmt = stmt.where(A.duplicate_of.is_(None)).order_by(*_NEWEST)
+    start = session.scalar(stmt.offset(articles).limit(1))
+    if start is None or (query.since is not None and start <= query.since):
+        return None
+    return start
+
+
+def _newest_matches_in_windows(
+    session: Session, filtered: Select[Any], query: ArticleQuery, share: float
+) -> list[int]:
+    """Ids of the newest RANK_WINDOW matches of ``filtered`` (PostgreSQL), looked for among the
+    newest articles first (see WALK_SHARE)."""
+    A = models.Article
+    articles = math.ceil(2 * RANK_WINDOW / max(share, 1e-6))
+    while True:
+        start = _window_start(session, query, articles)
+        window = filtered.with_only_columns(A.id, A.published_at)
+        if start is not None:
+            window = window.where(A.published_at >= start)
+        # MATERIALIZED: every match of the window is fetched (bitmaps), not walked in order
+        matches = window.cte("window_matches").prefix_with("MATERIALIZED")
+        newest = (matches.c.published_at.desc().nulls_last(), matches.c.id.desc())
+        found = list(session.scalars(select(matches.c.id).order_by(*newest).limit(RANK_WINDOW)))
+        if len(found) >= RANK_WINDOW or start is None:
+            return found
+        # wide enough for twice RANK_WINDOW at the share found, at least twice as wide
+        articles = max(2 * articles, math.ceil(articles * 2 * RANK_WINDOW / max(1, len(found))))
 
 
 def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
@@ -217,7 +243,17 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
         if query.text:
             dialect = engine.dialect.name
             stmt, rank = apply_search(stmt, dialect, query.text)
-            if has_many_matches(session, dialect, query.text, FREQUENT_MATCHES):
+            if dialect == "postgresql":
+                session.execute(text(f"SET LOCAL work_mem = '{SEARCH_WORK_MEM}'"))
+            estimate = (
+                estimate_matches(session, query.text)
+                if dialect == "postgresql"
+                else MatchEstimate(0, 0, phrase=False)
+            )
+            # far above FREQUENT_MATCHES by the estimate: frequent without counting
+            if estimate.matches >= 10 * FREQUENT_MATCHES or has_many_matches(
+                session, dialect, query.text, FREQUENT_MATCHES
+            ):
                 if dialect == "sqlite":  # bm25() only exists in the FTS5 scan: rank inside it
                     window = (
                         stmt.with_only_columns(models.Article.id, rank.label("rank"))
@@ -231,9 +267,18 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
                         .join(window, window.c.id == models.Article.id)
                     )
                     rank = window.c.rank
+                elif estimate.share >= WALK_SHARE and not estimate.phrase:
+                    walk = stmt.with_only_columns(models.Article.id).order_by(*_NEWEST)
+                    newest: Any = walk.limit(RANK_WINDOW).scalar_subquery()
                 else:
-                    newest = _newest_matches_by_date(session, stmt, query)
-                    stmt = stmt.where(models.Article.id.in_(newest))
+                    guess = estimate.share * (PHRASE_SHARE if estimate.phrase else 1)
+                    newest = _newest_matches_in_windows(session, stmt, query, guess)
+                if dialect != "sqlite":  # rank those only
+                    stmt = (
+                        select(models.Article)
+                        .join(models.Source)
+                        .where(models.Article.id.in_(newest))
+                    )
             stmt = stmt.order_by(rank, *_NEWEST)
         else:
             stmt = stmt.order_by(*_NEWEST)

@@ -13,6 +13,7 @@ from newsflow.article import Article
 from newsflow.pipeline import process, tagger_for
 from storage import queries
 from storage.db import open_database
+from storage.fulltext import MatchEstimate, estimate_matches
 from storage.queries import ArticleQuery
 from storage.repository import store_batch
 
@@ -123,30 +124,53 @@ def test_a_frequent_search_ranks_its_newest_matches(
 
 @pytest.mark.postgres
 @pytest.mark.parametrize(
-    ("days", "window", "since_day"),
+    ("words", "share", "window", "since_day", "expected"),
     [
-        (1, 8, None),  # the 7-day window holds 8 matches: enough
-        (1, 20, None),  # the 30-day window is needed
-        (20, 8, None),  # one article every 20 days: only the unbounded search finds 8
-        (1, 8, 27),  # ``since`` narrower than the first window: searched whole
-        (1, 20, 3),  # ``since`` inside the 30-day window: searched whole from there
+        ("talks", 0.9, 8, None, range(22, 30)),  # walk ix_articles_newest
+        ("talks", 0.04, 8, None, range(22, 30)),  # one window: all 30 articles
+        ("talks", 0.5, 8, None, range(22, 30)),  # one window of the 16 newest
+        ("talks", 0.5, 8, 25, range(25, 30)),  # ``since`` inside the first window
+        ("arms", 0.5, 3, None, range(2, 5)),  # widened: no match among the 12 newest
+        ("arms", 0.3, 3, 1, range(2, 5)),  # widened, then ``since`` bounds it
+        ('"arms talks"', 0.9, 3, None, range(2, 5)),  # a phrase: windows, never the walk
     ],
 )
-def test_date_windows_find_the_same_newest_matches(
+def test_plans_for_the_newest_matches_agree(
     postgres_url: str,
     monkeypatch: pytest.MonkeyPatch,
-    days: int,
+    words: str,
+    share: float,
     window: int,
     since_day: int | None,
+    expected: range,
 ) -> None:
-    """On PostgreSQL the newest matches are looked for in growing date windows: whichever
-    window ends the search, the ranked matches are the newest ``window`` ones."""
+    """On PostgreSQL the newest matches of a frequent search are found by walking the newest
+    articles or in windows of them (chosen by the planner's estimate of the words' share,
+    pinned here); every way ranks the same newest ``window`` matches."""
     engine = open_database(postgres_url)
-    start = _talks(engine, days=days)
-    monkeypatch.setattr(queries, "FREQUENT_MATCHES", 10)
+    start = _talks(engine)
+    estimate = MatchEstimate(matches=share * 30, articles=30, phrase='"' in words)
+    monkeypatch.setattr(queries, "estimate_matches", lambda session, text: estimate)
+    monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1)
     monkeypatch.setattr(queries, "RANK_WINDOW", window)
     since = None if since_day is None else start + timedelta(days=since_day)
-    query = ArticleQuery(text="talks", since=since, limit=100)
-    found = {row.title for row in queries.find_articles(engine, query)}
-    eligible = [i for i in range(30) if since_day is None or i * days >= since_day]
-    assert found == {f"Story {i}" for i in eligible[-window:]}
+    found = queries.find_articles(engine, ArticleQuery(text=words, since=since, limit=100))
+    assert {row.title for row in found} == {f"Story {i}" for i in expected}
+
+
+@pytest.mark.postgres
+def test_the_match_estimate_reads_the_statistics(postgres_url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    engine = open_database(postgres_url)
+    _talks(engine)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE articles"))
+    with Session(engine) as session:
+        talks = estimate_matches(session, "talks")
+        arms = estimate_matches(session, "arms")
+        phrase = estimate_matches(session, '"arms talks"')
+    assert talks.articles == 30 and talks.share > 0.9 and not talks.phrase
+    assert arms.share < 0.5
+    assert phrase.phrase and phrase.matches == arms.matches  # a phrase counts as its words
