@@ -455,6 +455,24 @@ def _through_api(module: types.ModuleType) -> Callable[[ArticleQuery, str], obje
     return run
 
 
+_last_queries: list[ArticleQuery] = []  # the queries of the last measure_interleaved call
+
+
+def slowest(samples: Sequence[float], count: int) -> str:
+    """The ``count`` slowest queries of the last measurement, for a look at their plans."""
+    worst = sorted(range(len(samples)), key=lambda i: -samples[i])[:count]
+    return "; ".join(f"{samples[i]:.0f} ms {_describe(_last_queries[i])}" for i in worst)
+
+
+def _describe(query: ArticleQuery) -> str:
+    parts = [f"text={query.text!r}"] if query.text else []
+    if query.topic:
+        parts.append(f"topic={query.topic}")
+    if query.since and query.until:
+        parts.append(f"{query.since:%Y-%m-%d}..{query.until:%Y-%m-%d}")
+    return " ".join(parts)
+
+
 def measure_interleaved(
     url: str, shape: Shape, count: int, seed: int, runners: Sequence[Callable[..., object]]
 ) -> list[list[float]]:
@@ -464,6 +482,7 @@ def measure_interleaved(
     for run in runners:
         run(made[0], url)  # warm
     samples: list[list[float]] = [[] for _ in runners]
+    _last_queries[:] = made
     for i, query in enumerate(made):
         order = list(range(len(runners)))
         if i % 2:
@@ -494,6 +513,7 @@ def main() -> None:
     )
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--label", default="", help="a note for the results table (e.g. before)")
+    parser.add_argument("--slowest", type=int, default=0, help="print the N slowest queries")
     parser.add_argument(
         "--baseline",
         default=None,
@@ -564,6 +584,8 @@ def main() -> None:
                 )
                 print(row, flush=True)
                 lines.append(row)
+                if args.slowest:
+                    print(f"    slowest: {slowest(samples, args.slowest)}", flush=True)
     ended = os.getloadavg()
     with open(args.out, "a", encoding="utf-8") as out:
         out.write(

@@ -10,7 +10,18 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, func, literal_column, table, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    Subquery,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import column
 
@@ -68,6 +79,24 @@ def apply_search(
         stmt = stmt.where(vector.op("@@")(tsquery))
         return stmt, -func.ts_rank_cd(vector, tsquery, type_=Float)
     raise NewsflowError(f"full-text search is not supported on {dialect}")
+
+
+def fts5_newest_ranked(query: str, limit: int, candidates: Select[Any] | None = None) -> Subquery:
+    """SQLite: the ``limit`` most recently stored FTS5 matches of ``query`` (highest rowid
+    first, read from the end of the index), with their bm25 rank (``id``, ``rank``); with
+    ``candidates`` (a select of article ids), only those among them. The candidates are read
+    once into a list that each match is looked up in (``+rowid`` keeps the rowid from the
+    FTS5 index, which would look each candidate up in the full-text index instead)."""
+    fts = table("articles_fts", column("rowid"))
+    stmt = select(
+        literal_column("articles_fts.rowid", Integer).label("id"),
+        literal_column("bm25(articles_fts)", Float).label("rank"),
+    ).select_from(fts)
+    match = text("articles_fts MATCH :fts_newest").bindparams(fts_newest=fts5_query(query))
+    stmt = stmt.where(match)
+    if candidates is not None:
+        stmt = stmt.where(literal_column("+articles_fts.rowid").in_(candidates))
+    return stmt.order_by(literal_column("articles_fts.rowid").desc()).limit(limit).subquery()
 
 
 def has_many_matches(session: Session, dialect: str, query: str, many: int) -> bool:

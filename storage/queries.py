@@ -21,7 +21,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from storage import models
-from storage.fulltext import MatchEstimate, apply_search, estimate_matches, has_many_matches
+from storage.fulltext import (
+    MatchEstimate,
+    apply_search,
+    estimate_matches,
+    fts5_newest_ranked,
+    has_many_matches,
+)
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,10 @@ PHRASE_SHARE = 0.1
 # Memory for the bitmaps of a search (PostgreSQL, this transaction only): at 4 MB the bitmap
 # of a frequent word is lossy and every article of its pages is checked again.
 SEARCH_WORK_MEM = "64MB"
+# On SQLite, a frequent search with dates walks FTS5's matches newest stored first; when the
+# dates hold at most FEW_DATED articles (estimated), their ids are listed first and each match
+# is looked up in that list, instead of reading each match's article to check its date.
+FEW_DATED = 50_000
 
 
 def _topic_filter(session: Session, slug: str, searching: bool) -> ColumnElement[bool]:
@@ -218,6 +228,23 @@ def _newest_matches_in_windows(
         articles = max(2 * articles, math.ceil(articles * 2 * RANK_WINDOW / max(1, len(found))))
 
 
+def _few_dated(session: Session, query: ArticleQuery) -> bool:
+    """SQLite: whether ``since``/``until`` leave at most FEW_DATED articles, estimated from the
+    share of the stored date range they cover (three index look-ups, no count)."""
+    if query.since is None and query.until is None:
+        return False
+    A = models.Article
+    first = session.scalar(select(func.min(A.published_at)))
+    last = session.scalar(select(func.max(A.published_at)))
+    stored = session.scalar(select(func.max(A.id))) or 0
+    if first is None or last is None or last <= first:
+        return True
+    since = max(first, query.since or first)
+    until = min(last, query.until or last)
+    share = max(0.0, (until - since) / (last - first))
+    return bool(share * stored <= FEW_DATED)
+
+
 def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
     """Articles matching every given filter; best match first with ``text``, else newest.
 
@@ -242,6 +269,7 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
             stmt = stmt.where(models.Article.duplicate_of.is_(None))
         if query.text:
             dialect = engine.dialect.name
+            filtered = stmt
             stmt, rank = apply_search(stmt, dialect, query.text)
             if dialect == "postgresql":
                 session.execute(text(f"SET LOCAL work_mem = '{SEARCH_WORK_MEM}'"))
@@ -255,12 +283,16 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
                 session, dialect, query.text, FREQUENT_MATCHES
             ):
                 if dialect == "sqlite":  # bm25() only exists in the FTS5 scan: rank inside it
-                    window = (
-                        stmt.with_only_columns(models.Article.id, rank.label("rank"))
-                        .order_by(literal_column("articles_fts.rowid").desc())
-                        .limit(RANK_WINDOW)
-                        .subquery()
-                    )
+                    if _few_dated(session, query):  # the dated articles first, then matches
+                        candidates = filtered.with_only_columns(models.Article.id)
+                        window = fts5_newest_ranked(query.text, RANK_WINDOW, candidates)
+                    else:  # each match's article checked against the filters, newest first
+                        window = (
+                            stmt.with_only_columns(models.Article.id, rank.label("rank"))
+                            .order_by(literal_column("articles_fts.rowid").desc())
+                            .limit(RANK_WINDOW)
+                            .subquery()
+                        )
                     stmt = (
                         select(models.Article)
                         .join(models.Source)

@@ -122,6 +122,40 @@ def test_a_frequent_search_ranks_its_newest_matches(
     assert {row.title for row in dated} == {f"Story {i}" for i in range(5)}  # filters first
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        ArticleQuery(text="talks", since=datetime(2026, 1, 20, tzinfo=UTC), limit=50),
+        ArticleQuery(text="talks", until=datetime(2026, 1, 10, tzinfo=UTC), limit=50),
+        ArticleQuery(text="arms OR dispatch", topic="arms-control", limit=50),
+        ArticleQuery(
+            text="talks",
+            source="desk",
+            since=datetime(2026, 1, 3, tzinfo=UTC),
+            until=datetime(2026, 1, 25, tzinfo=UTC),
+            limit=50,
+        ),
+    ],
+    ids=range(4),
+)
+def test_sqlite_plans_for_dated_searches_agree(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, query: ArticleQuery
+) -> None:
+    """On SQLite a frequent search with dates lists the dated articles first (few of them) or
+    checks each match's article (many): the same newest matches either way."""
+    engine = open_database(sqlite_url)
+    _talks(engine)
+    monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1)
+    monkeypatch.setattr(queries, "RANK_WINDOW", 6)
+    monkeypatch.setattr(queries, "FEW_DATED", 0)  # never few: each match checked
+    walked = [row.id for row in queries.find_articles(engine, query)]
+    monkeypatch.setattr(queries, "FEW_DATED", 10**9)  # always few: dated ids listed
+    listed = [row.id for row in queries.find_articles(engine, query)]
+    assert walked == listed
+    if query.topic is None:
+        assert len(walked) == 6  # each dated query has more than RANK_WINDOW matches
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     ("words", "share", "window", "since_day", "expected"),
