@@ -147,15 +147,18 @@ def estimate_matches(session: Session, query: str) -> MatchEstimate:
     )
     words = words or ""
 
-    def rows(sql: str, **params: str) -> float:
-        plan = session.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"), params)
-        return float(plan[0]["Plan"]["Plan Rows"])
-
     return MatchEstimate(
-        matches=rows(
+        matches=planned_rows(
+            session,
             "SELECT 1 FROM articles WHERE search @@ CAST(:q AS tsquery)",
             q=_ADJACENT.sub("&", words),
         ),
-        articles=rows("SELECT 1 FROM articles"),
+        articles=planned_rows(session, "SELECT 1 FROM articles"),
         phrase=bool(_ADJACENT.search(words)),
     )
+
+
+def planned_rows(session: Session, sql: str, **params: object) -> float:
+    """The rows PostgreSQL's planner expects ``sql`` to return (``EXPLAIN``; nothing is run)."""
+    plan = session.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"), params)
+    return float(plan[0]["Plan"]["Plan Rows"])

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     Select,
+    Subquery,
     exists,
     false,
     func,
@@ -27,6 +28,7 @@ from storage.fulltext import (
     estimate_matches,
     fts5_newest_ranked,
     has_many_matches,
+    planned_rows,
 )
 
 
@@ -171,8 +173,11 @@ SEARCH_WORK_MEM = "64MB"
 FEW_DATED = 50_000
 
 
-def _topic_filter(session: Session, slug: str, searching: bool) -> ColumnElement[bool]:
-    topic_id = session.scalar(select(models.Topic.id).where(models.Topic.slug == slug))
+def _topic_id(session: Session, slug: str) -> int | None:
+    return session.scalar(select(models.Topic.id).where(models.Topic.slug == slug))
+
+
+def _topic_filter(session: Session, topic_id: int | None, searching: bool) -> ColumnElement[bool]:
     if topic_id is None:
         return false()
     T = models.ArticleTopic
@@ -228,6 +233,16 @@ def _newest_matches_in_windows(
         articles = max(2 * articles, math.ceil(articles * 2 * RANK_WINDOW / max(1, len(found))))
 
 
+def _share(session: Session, estimate: MatchEstimate, topic_id: int | None) -> float:
+    """The share of articles expected to match a search's words and topic (PostgreSQL's
+    planner: the words' and the topic's shares, as independent)."""
+    if topic_id is None:
+        return estimate.share
+    T = "SELECT 1 FROM article_topics WHERE topic_id = :t"
+    tagged = planned_rows(session, T, t=topic_id)
+    return estimate.share * min(1.0, tagged / max(1.0, estimate.articles))
+
+
 def _few_dated(session: Session, query: ArticleQuery) -> bool:
     """SQLite: whether ``since``/``until`` leave at most FEW_DATED articles, estimated from the
     share of the stored date range they cover (three index look-ups, no count)."""
@@ -245,6 +260,43 @@ def _few_dated(session: Session, query: ArticleQuery) -> bool:
     return bool(share * stored <= FEW_DATED)
 
 
+def _sqlite_newest_ranked(
+    session: Session,
+    query: ArticleQuery,
+    filtered: Select[Any],
+    searched: Select[Any],
+    rank: ColumnElement[float],
+) -> Subquery:
+    """The ids and bm25 ranks of the RANK_WINDOW most recently stored matches (SQLite)."""
+    if _few_dated(session, query):  # the dated articles first, then FTS5's matches among them
+        candidates = filtered.with_only_columns(models.Article.id)
+        return fts5_newest_ranked(query.text or "", RANK_WINDOW, candidates)
+    # FTS5's matches newest stored first, each one's article checked against the filters
+    return (
+        searched.with_only_columns(models.Article.id, rank.label("rank"))
+        .order_by(literal_column("articles_fts.rowid").desc())
+        .limit(RANK_WINDOW)
+        .subquery()
+    )
+
+
+def _postgres_newest(
+    session: Session,
+    query: ArticleQuery,
+    searched: Select[Any],
+    estimate: MatchEstimate,
+    topic_id: int | None,
+) -> Any:
+    """The ids of the RANK_WINDOW newest matches (PostgreSQL): a subquery that walks
+    ix_articles_newest, or a list found in windows of the newest articles (see WALK_SHARE)."""
+    share = _share(session, estimate, topic_id)
+    if share >= WALK_SHARE and not estimate.phrase:
+        walk = searched.with_only_columns(models.Article.id).order_by(*_NEWEST)
+        return walk.limit(RANK_WINDOW).scalar_subquery()
+    guess = share * (PHRASE_SHARE if estimate.phrase else 1)
+    return _newest_matches_in_windows(session, searched, query, guess)
+
+
 def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
     """Articles matching every given filter; best match first with ``text``, else newest.
 
@@ -257,8 +309,9 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
     """
     with Session(engine) as session:
         stmt: Select[Any] = select(models.Article).join(models.Source)
+        topic_id = _topic_id(session, query.topic) if query.topic else None
         if query.topic:
-            stmt = stmt.where(_topic_filter(session, query.topic, bool(query.text)))
+            stmt = stmt.where(_topic_filter(session, topic_id, bool(query.text)))
         if query.source:
             stmt = stmt.where(models.Source.name == query.source)
         if query.since:
@@ -283,29 +336,15 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
                 session, dialect, query.text, FREQUENT_MATCHES
             ):
                 if dialect == "sqlite":  # bm25() only exists in the FTS5 scan: rank inside it
-                    if _few_dated(session, query):  # the dated articles first, then matches
-                        candidates = filtered.with_only_columns(models.Article.id)
-                        window = fts5_newest_ranked(query.text, RANK_WINDOW, candidates)
-                    else:  # each match's article checked against the filters, newest first
-                        window = (
-                            stmt.with_only_columns(models.Article.id, rank.label("rank"))
-                            .order_by(literal_column("articles_fts.rowid").desc())
-                            .limit(RANK_WINDOW)
-                            .subquery()
-                        )
+                    window = _sqlite_newest_ranked(session, query, filtered, stmt, rank)
                     stmt = (
                         select(models.Article)
                         .join(models.Source)
                         .join(window, window.c.id == models.Article.id)
                     )
                     rank = window.c.rank
-                elif estimate.share >= WALK_SHARE and not estimate.phrase:
-                    walk = stmt.with_only_columns(models.Article.id).order_by(*_NEWEST)
-                    newest: Any = walk.limit(RANK_WINDOW).scalar_subquery()
-                else:
-                    guess = estimate.share * (PHRASE_SHARE if estimate.phrase else 1)
-                    newest = _newest_matches_in_windows(session, stmt, query, guess)
-                if dialect != "sqlite":  # rank those only
+                else:  # rank those only
+                    newest = _postgres_newest(session, query, stmt, estimate, topic_id)
                     stmt = (
                         select(models.Article)
                         .join(models.Source)
