@@ -1,7 +1,8 @@
 """Query latency at scale: 1M stored articles on SQLite and PostgreSQL, through newsflow's API.
 
-    python bench/bench_queries.py [--articles 1000000] [--repeat 3] [--out bench/results-queries.md]
-        [--sqlite PATH] [--postgres URL | --no-postgres] [--rebuild]
+    python bench/bench_queries.py [--articles 1000000] [--queries 60] [--out FILE.md]
+        [--sqlite PATH] [--postgres URL | --no-postgres | --no-sqlite] [--rebuild] [--build-only]
+        [--baseline COMMIT] [--slowest N] [--label TEXT]
 
 Builds the database once (cached: the SQLite file under ``$TMPDIR/newsflow-bench/`` and the
 PostgreSQL database ``newsflow_bench_<n>``; a completed build is recorded as an ingestion run,
@@ -19,6 +20,10 @@ Then, warm (each query shape run once unmeasured first), it measures p50/p95/p99
 ``newsflow.api.find_articles`` (what ``newsflow query`` runs) for: full text only, full text +
 topic, full text + topic + date range, topic + date range, each with many different words
 (frequent, mid-frequency and rare ones, phrases, ``OR``), 20 results as the CLI shows.
+``--baseline COMMIT`` also runs ``storage/queries.py`` and ``storage/fulltext.py`` as they were
+at that commit, each query once with each code, interleaved, on the same database (before and
+after in one run); ``--slowest N`` prints the N slowest queries of each row. The load average
+of the machine at the start and end of the measurement goes into the results heading.
 """
 
 from __future__ import annotations

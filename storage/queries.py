@@ -167,28 +167,30 @@ PHRASE_SHARE = 0.1
 # Memory for the bitmaps of a search (PostgreSQL, this transaction only): at 4 MB the bitmap
 # of a frequent word is lossy and every article of its pages is checked again.
 SEARCH_WORK_MEM = "64MB"
-# On SQLite, a frequent search with dates walks FTS5's matches newest stored first; when the
-# dates hold at most FEW_DATED articles (estimated), their ids are listed first and each match
-# is looked up in that list, instead of reading each match's article to check its date.
-FEW_DATED = 50_000
+# On SQLite, a frequent search walks FTS5's matches newest stored first and checks each one's
+# article against the filters. When the filters leave at most FEW_CANDIDATES articles (a small
+# topic, or dates holding few articles by estimate), those are listed first and each match is
+# looked up in the list instead: a rare filter no longer costs a row read per match.
+FEW_CANDIDATES = 50_000
 
 
 def _topic_id(session: Session, slug: str) -> int | None:
     return session.scalar(select(models.Topic.id).where(models.Topic.slug == slug))
 
 
-def _topic_filter(session: Session, topic_id: int | None, searching: bool) -> ColumnElement[bool]:
-    if topic_id is None:
-        return false()
+def _topic_size(session: Session, topic_id: int, up_to: int) -> int:
+    """The number of articles tagged with the topic, counted up to ``up_to``."""
     T = models.ArticleTopic
-    tagged = exists().where(T.article_id == models.Article.id, T.topic_id == topic_id)
-    if searching:  # the full-text index drives the query: one primary-key probe per match
-        return tagged
-    probe = select(T.article_id).where(T.topic_id == topic_id).limit(LARGE_TOPIC).subquery()
-    size = session.scalar(select(func.count()).select_from(probe)) or 0
-    if size >= LARGE_TOPIC:
-        return tagged
-    return models.Article.id.in_(select(T.article_id).where(T.topic_id == topic_id))
+    probe = select(T.article_id).where(T.topic_id == topic_id).limit(up_to).subquery()
+    return session.scalar(select(func.count()).select_from(probe)) or 0
+
+
+def _topic_filter(topic_id: int, small: bool) -> ColumnElement[bool]:
+    """A small topic as the list of its articles, a large one as a check of each article."""
+    T = models.ArticleTopic
+    if small:
+        return models.Article.id.in_(select(T.article_id).where(T.topic_id == topic_id))
+    return exists().where(T.article_id == models.Article.id, T.topic_id == topic_id)
 
 
 _NEWEST = (models.Article.published_at.desc().nulls_last(), models.Article.id.desc())
@@ -244,7 +246,7 @@ def _share(session: Session, estimate: MatchEstimate, topic_id: int | None) -> f
 
 
 def _few_dated(session: Session, query: ArticleQuery) -> bool:
-    """SQLite: whether ``since``/``until`` leave at most FEW_DATED articles, estimated from the
+    """SQLite: whether ``since``/``until`` leave at most FEW_CANDIDATES articles, estimated from the
     share of the stored date range they cover (three index look-ups, no count)."""
     if query.since is None and query.until is None:
         return False
@@ -257,18 +259,19 @@ def _few_dated(session: Session, query: ArticleQuery) -> bool:
     since = max(first, query.since or first)
     until = min(last, query.until or last)
     share = max(0.0, (until - since) / (last - first))
-    return bool(share * stored <= FEW_DATED)
+    return bool(share * stored <= FEW_CANDIDATES)
 
 
 def _sqlite_newest_ranked(
-    session: Session,
     query: ArticleQuery,
     filtered: Select[Any],
     searched: Select[Any],
     rank: ColumnElement[float],
+    few: bool,
 ) -> Subquery:
-    """The ids and bm25 ranks of the RANK_WINDOW most recently stored matches (SQLite)."""
-    if _few_dated(session, query):  # the dated articles first, then FTS5's matches among them
+    """The ids and bm25 ranks of the RANK_WINDOW most recently stored matches (SQLite); with
+    ``few`` (the filters leave few articles), the filtered articles are listed first."""
+    if few:  # the filtered articles first, then FTS5's matches among them
         candidates = filtered.with_only_columns(models.Article.id)
         return fts5_newest_ranked(query.text or "", RANK_WINDOW, candidates)
     # FTS5's matches newest stored first, each one's article checked against the filters
@@ -309,9 +312,18 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
     """
     with Session(engine) as session:
         stmt: Select[Any] = select(models.Article).join(models.Source)
+        dialect = engine.dialect.name
         topic_id = _topic_id(session, query.topic) if query.topic else None
-        if query.topic:
-            stmt = stmt.where(_topic_filter(session, topic_id, bool(query.text)))
+        small_topic = False
+        if query.topic and topic_id is None:
+            stmt = stmt.where(false())
+        elif topic_id is not None:
+            if query.text and dialect == "postgresql":  # a semi-join: the planner's choice
+                stmt = stmt.where(_topic_filter(topic_id, small=False))
+            else:
+                few = FEW_CANDIDATES if query.text else LARGE_TOPIC
+                small_topic = _topic_size(session, topic_id, few) < few
+                stmt = stmt.where(_topic_filter(topic_id, small_topic))
         if query.source:
             stmt = stmt.where(models.Source.name == query.source)
         if query.since:
@@ -321,7 +333,6 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
         if not query.include_duplicates:
             stmt = stmt.where(models.Article.duplicate_of.is_(None))
         if query.text:
-            dialect = engine.dialect.name
             filtered = stmt
             stmt, rank = apply_search(stmt, dialect, query.text)
             if dialect == "postgresql":
@@ -336,7 +347,8 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
                 session, dialect, query.text, FREQUENT_MATCHES
             ):
                 if dialect == "sqlite":  # bm25() only exists in the FTS5 scan: rank inside it
-                    window = _sqlite_newest_ranked(session, query, filtered, stmt, rank)
+                    few = small_topic or _few_dated(session, query)
+                    window = _sqlite_newest_ranked(query, filtered, stmt, rank, few)
                     stmt = (
                         select(models.Article)
                         .join(models.Source)

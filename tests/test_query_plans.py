@@ -125,35 +125,34 @@ def test_a_frequent_search_ranks_its_newest_matches(
 @pytest.mark.parametrize(
     "query",
     [
-        ArticleQuery(text="talks", since=datetime(2026, 1, 20, tzinfo=UTC), limit=50),
-        ArticleQuery(text="talks", until=datetime(2026, 1, 10, tzinfo=UTC), limit=50),
-        ArticleQuery(text="arms OR dispatch", topic="arms-control", limit=50),
+        ArticleQuery(text="dispatch", since=datetime(2026, 1, 10, tzinfo=UTC), limit=50),
+        ArticleQuery(text="dispatch", until=datetime(2026, 1, 8, tzinfo=UTC), limit=50),
+        ArticleQuery(text="dispatch", topic="russia-china", limit=50),
+        ArticleQuery(text="talks OR deal", topic="arms-control", limit=50),
         ArticleQuery(
-            text="talks",
-            source="desk",
+            text="dispatch",
+            source="desk-1",
             since=datetime(2026, 1, 3, tzinfo=UTC),
-            until=datetime(2026, 1, 25, tzinfo=UTC),
+            until=datetime(2026, 1, 15, tzinfo=UTC),
             limit=50,
         ),
     ],
-    ids=range(4),
+    ids=range(5),
 )
-def test_sqlite_plans_for_dated_searches_agree(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, query: ArticleQuery
+def test_plans_for_filtered_frequent_searches_agree(
+    stored: Engine, monkeypatch: pytest.MonkeyPatch, query: ArticleQuery
 ) -> None:
-    """On SQLite a frequent search with dates lists the dated articles first (few of them) or
-    checks each match's article (many): the same newest matches either way."""
-    engine = open_database(sqlite_url)
-    _talks(engine)
+    """A frequent search with dates or a topic ranks the same newest matches whichever way
+    it finds them: on SQLite the filtered articles listed first (few of them) or each match's
+    article checked (many)."""
     monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1)
     monkeypatch.setattr(queries, "RANK_WINDOW", 6)
-    monkeypatch.setattr(queries, "FEW_DATED", 0)  # never few: each match checked
-    walked = [row.id for row in queries.find_articles(engine, query)]
-    monkeypatch.setattr(queries, "FEW_DATED", 10**9)  # always few: dated ids listed
-    listed = [row.id for row in queries.find_articles(engine, query)]
+    monkeypatch.setattr(queries, "FEW_CANDIDATES", 0)  # never few: each match checked
+    walked = [row.id for row in queries.find_articles(stored, query)]
+    monkeypatch.setattr(queries, "FEW_CANDIDATES", 10**9)  # always few: filtered ids listed
+    listed = [row.id for row in queries.find_articles(stored, query)]
     assert walked == listed
-    if query.topic is None:
-        assert len(walked) == 6  # each dated query has more than RANK_WINDOW matches
+    assert len(walked) == 6  # more than RANK_WINDOW matches pass each query's filters
 
 
 @pytest.mark.postgres
