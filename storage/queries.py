@@ -170,8 +170,10 @@ SEARCH_WORK_MEM = "64MB"
 # On SQLite, a frequent search walks FTS5's matches newest stored first and checks each one's
 # article against the filters. When the filters leave at most FEW_CANDIDATES articles (a small
 # topic, or dates holding few articles by estimate), those are listed first and each match is
-# looked up in the list instead: a rare filter no longer costs a row read per match.
-FEW_CANDIDATES = 50_000
+# looked up in the list instead: a rare filter no longer costs a row read per match. Listing
+# costs a row read per listed article, walking one per match read until RANK_WINDOW pass: at
+# a million articles the two cross near 10,000 listed articles (measured).
+FEW_CANDIDATES = 10_000
 
 
 def _topic_id(session: Session, slug: str) -> int | None:
