@@ -123,6 +123,18 @@ def has_many_matches(session: Session, dialect: str, query: str, many: int) -> b
     return (found or 0) >= many
 
 
+def count_matches(session: Session, dialect: str, query: str, up_to: int) -> int:
+    """The number of stored articles ``query`` matches, counted up to ``up_to`` (SQLite: FTS5
+    reads row ids only)."""
+    if dialect != "sqlite":
+        raise NewsflowError(f"counting matches is not supported on {dialect}")
+    probe = (
+        "SELECT count(*) FROM (SELECT rowid FROM articles_fts "
+        "WHERE articles_fts MATCH :q LIMIT :n) AS m"
+    )
+    return session.scalar(text(probe), {"q": fts5_query(query), "n": up_to}) or 0
+
+
 @dataclass(frozen=True)
 class MatchEstimate:
     """What PostgreSQL's planner expects of a search, from the column statistics alone."""

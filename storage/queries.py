@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,6 +25,7 @@ from storage import models
 from storage.fulltext import (
     MatchEstimate,
     apply_search,
+    count_matches,
     estimate_matches,
     fts5_newest_ranked,
     has_many_matches,
@@ -168,12 +169,15 @@ PHRASE_SHARE = 0.1
 # of a frequent word is lossy and every article of its pages is checked again.
 SEARCH_WORK_MEM = "64MB"
 # On SQLite, a frequent search walks FTS5's matches newest stored first and checks each one's
-# article against the filters. When the filters leave at most FEW_CANDIDATES articles (a small
-# topic, or dates holding few articles by estimate), those are listed first and each match is
-# looked up in the list instead: a rare filter no longer costs a row read per match. Listing
-# costs a row read per listed article, walking one per match read until RANK_WINDOW pass: at
-# a million articles the two cross near 10,000 listed articles (measured).
-FEW_CANDIDATES = 10_000
+# article against the filters, until RANK_WINDOW pass: about RANK_WINDOW / (share of articles
+# passing the filters) row reads. When the filters are rare (a small topic, a short date range),
+# listing the articles that pass them first and looking each match up in that list costs fewer
+# reads (one per listed article); the cheaper of the two is taken, estimated from the topic's
+# size (counted up to TOPIC_COUNT_CAP), the share of the stored date range the dates cover and
+# the number of matches (a walk ends at the last one; counted up to the listing's size).
+# A topic of fewer than SMALL_TOPIC articles is filtered as the list of its articles.
+TOPIC_COUNT_CAP = 100_000
+SMALL_TOPIC = 10_000
 
 
 def _topic_id(session: Session, slug: str) -> int | None:
@@ -247,35 +251,43 @@ def _share(session: Session, estimate: MatchEstimate, topic_id: int | None) -> f
     return estimate.share * min(1.0, tagged / max(1.0, estimate.articles))
 
 
-def _few_dated(session: Session, query: ArticleQuery) -> bool:
-    """SQLite: whether ``since``/``until`` leave at most FEW_CANDIDATES articles, estimated from the
-    share of the stored date range they cover (three index look-ups, no count)."""
-    if query.since is None and query.until is None:
-        return False
+def _list_first(
+    session: Session, query: ArticleQuery, topic_size: int | None
+) -> Literal["topic", "dates"] | None:
+    """SQLite: whether listing the articles that pass a search's filters costs fewer row reads
+    than checking its matches newest first until RANK_WINDOW pass (see TOPIC_COUNT_CAP), and
+    then which is the shorter list to start from: the topic's articles or the dated ones."""
     A = models.Article
-    first = session.scalar(select(func.min(A.published_at)))
-    last = session.scalar(select(func.max(A.published_at)))
     stored = session.scalar(select(func.max(A.id))) or 0
-    if first is None or last is None or last <= first:
-        return True
-    since = max(first, query.since or first)
-    until = min(last, query.until or last)
-    share = max(0.0, (until - since) / (last - first))
-    return bool(share * stored <= FEW_CANDIDATES)
+    dated = float(stored)
+    if query.since is not None or query.until is not None:
+        first = session.scalar(select(func.min(A.published_at)))
+        last = session.scalar(select(func.max(A.published_at)))
+        if first is not None and last is not None and last > first:
+            since = max(first, query.since or first)
+            until = min(last, query.until or last)
+            dated = stored * max(0.0, (until - since) / (last - first))
+    tagged = float(stored if topic_size is None else topic_size)
+    listed = min(tagged, dated)
+    passing = (tagged / max(1, stored)) * (dated / max(1, stored))
+    if RANK_WINDOW / max(passing, 1e-9) <= listed:
+        return None
+    # the walk ends at the last match: count the matches, up to the listing's cost
+    if count_matches(session, "sqlite", query.text or "", math.ceil(listed)) < listed:
+        return None
+    return "topic" if topic_size is not None and tagged <= dated else "dates"
 
 
 def _sqlite_newest_ranked(
     query: ArticleQuery,
-    filtered: Select[Any],
     searched: Select[Any],
     rank: ColumnElement[float],
-    few: bool,
+    listed: Select[Any] | None,
 ) -> Subquery:
     """The ids and bm25 ranks of the RANK_WINDOW most recently stored matches (SQLite); with
-    ``few`` (the filters leave few articles), the filtered articles are listed first."""
-    if few:  # the filtered articles first, then FTS5's matches among them
-        candidates = filtered.with_only_columns(models.Article.id)
-        return fts5_newest_ranked(query.text or "", RANK_WINDOW, candidates)
+    ``listed`` (the ids of the articles that pass the filters), among those."""
+    if listed is not None:  # the filtered articles first, then FTS5's matches among them
+        return fts5_newest_ranked(query.text or "", RANK_WINDOW, listed)
     # FTS5's matches newest stored first, each one's article checked against the filters
     return (
         searched.with_only_columns(models.Article.id, rank.label("rank"))
@@ -316,16 +328,19 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
         stmt: Select[Any] = select(models.Article).join(models.Source)
         dialect = engine.dialect.name
         topic_id = _topic_id(session, query.topic) if query.topic else None
-        small_topic = False
+        topic_size: int | None = None
+        topic: ColumnElement[bool] | None = None
         if query.topic and topic_id is None:
-            stmt = stmt.where(false())
+            topic = false()
         elif topic_id is not None:
             if query.text and dialect == "postgresql":  # a semi-join: the planner's choice
-                stmt = stmt.where(_topic_filter(topic_id, small=False))
+                topic = _topic_filter(topic_id, small=False)
+            elif query.text:  # SQLite
+                topic_size = _topic_size(session, topic_id, TOPIC_COUNT_CAP)
+                topic = _topic_filter(topic_id, small=topic_size < SMALL_TOPIC)
             else:
-                few = FEW_CANDIDATES if query.text else LARGE_TOPIC
-                small_topic = _topic_size(session, topic_id, few) < few
-                stmt = stmt.where(_topic_filter(topic_id, small_topic))
+                small = _topic_size(session, topic_id, LARGE_TOPIC) < LARGE_TOPIC
+                topic = _topic_filter(topic_id, small)
         if query.source:
             stmt = stmt.where(models.Source.name == query.source)
         if query.since:
@@ -334,8 +349,10 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
             stmt = stmt.where(models.Article.published_at < query.until)
         if not query.include_duplicates:
             stmt = stmt.where(models.Article.duplicate_of.is_(None))
+        unfiltered_by_topic = stmt
+        if topic is not None:
+            stmt = stmt.where(topic)
         if query.text:
-            filtered = stmt
             stmt, rank = apply_search(stmt, dialect, query.text)
             if dialect == "postgresql":
                 session.execute(text(f"SET LOCAL work_mem = '{SEARCH_WORK_MEM}'"))
@@ -349,8 +366,13 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
                 session, dialect, query.text, FREQUENT_MATCHES
             ):
                 if dialect == "sqlite":  # bm25() only exists in the FTS5 scan: rank inside it
-                    few = small_topic or _few_dated(session, query)
-                    window = _sqlite_newest_ranked(query, filtered, stmt, rank, few)
+                    listed: Select[Any] | None = None
+                    first = _list_first(session, query, topic_size)
+                    if first is not None:  # listed from the topic's list or from the dates
+                        listed = unfiltered_by_topic.with_only_columns(models.Article.id)
+                        if topic_id is not None:
+                            listed = listed.where(_topic_filter(topic_id, small=first == "topic"))
+                    window = _sqlite_newest_ranked(query, stmt, rank, listed)
                     stmt = (
                         select(models.Article)
                         .join(models.Source)

@@ -147,11 +147,11 @@ def test_plans_for_filtered_frequent_searches_agree(
     article checked (many)."""
     monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1)
     monkeypatch.setattr(queries, "RANK_WINDOW", 6)
-    monkeypatch.setattr(queries, "FEW_CANDIDATES", 0)  # never few: each match checked
+    monkeypatch.setattr(queries, "_list_first", lambda *args: None)  # each match checked
     walked = [row.id for row in queries.find_articles(stored, query)]
-    monkeypatch.setattr(queries, "FEW_CANDIDATES", 10**9)  # always few: filtered ids listed
-    listed = [row.id for row in queries.find_articles(stored, query)]
-    assert walked == listed
+    for start in ("topic", "dates"):  # the filtered ids listed, from either
+        monkeypatch.setattr(queries, "_list_first", lambda *args, start=start: start)
+        assert [row.id for row in queries.find_articles(stored, query)] == walked
     assert len(walked) == 6  # more than RANK_WINDOW matches pass each query's filters
 
 
