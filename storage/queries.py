@@ -162,6 +162,9 @@ RANK_WINDOW = 200
 # articles, about twice as many as should hold RANK_WINDOW matches, a window widened when it
 # holds too few. SQLite reads FTS5's matches most recently stored first instead.
 WALK_SHARE = 0.05
+# A window's start is found by counting that many articles back in ix_articles_newest: past
+# WIDEST_WINDOW articles the whole search (every match, through the bitmaps) is cheaper.
+WIDEST_WINDOW = 100_000
 # A phrase is estimated as its words (the statistics know words only); its first window
 # assumes it is in a tenth of the articles that hold them, then it widens by what it found.
 PHRASE_SHARE = 0.1
@@ -203,8 +206,11 @@ _NEWEST = (models.Article.published_at.desc().nulls_last(), models.Article.id.de
 
 
 def _window_start(session: Session, query: ArticleQuery, articles: int) -> datetime | None:
-    """The publication date of the ``articles``-th newest article up to ``until`` (None: fewer
-    articles than that, or none of them newer than ``since``)."""
+    """The publication date of the ``articles``-th newest article up to ``until`` (None: no
+    window: more than WIDEST_WINDOW articles, fewer articles than that, or none of them newer
+    than ``since``)."""
+    if articles > WIDEST_WINDOW:  # finding the start would read more than the search saves
+        return None
     A = models.Article
     stmt = select(A.published_at).where(A.published_at.is_not(None))
     if query.until is not None:
