@@ -76,9 +76,15 @@ def apply_search(
     if dialect == "postgresql":
         vector: ColumnElement[Any] = literal_column("articles.search")
         tsquery = func.websearch_to_tsquery("english", query)
-        stmt = stmt.where(vector.op("@@")(tsquery))
+        stmt = stmt.where(tsvector_matches(vector, query))
         return stmt, -func.ts_rank_cd(vector, tsquery, type_=Float)
     raise NewsflowError(f"full-text search is not supported on {dialect}")
+
+
+def tsvector_matches(vector: ColumnElement[Any], query: str) -> ColumnElement[bool]:
+    """PostgreSQL: the stored ``vector`` matches the web-search style ``query``."""
+    matches: ColumnElement[bool] = vector.op("@@")(func.websearch_to_tsquery("english", query))
+    return matches
 
 
 def fts5_newest_ranked(query: str, limit: int, candidates: Select[Any] | None = None) -> Subquery:

@@ -30,6 +30,7 @@ from storage.fulltext import (
     fts5_newest_ranked,
     has_many_matches,
     planned_rows,
+    tsvector_matches,
 )
 
 
@@ -228,8 +229,8 @@ def _window_start(session: Session, query: ArticleQuery, articles: int) -> datet
 def _newest_matches_in_windows(
     session: Session, filtered: Select[Any], query: ArticleQuery, share: float
 ) -> list[int]:
-    """Ids of the newest RANK_WINDOW matches of ``filtered`` (PostgreSQL), looked for among the
-    newest articles first (see WALK_SHARE)."""
+    """Ids of the newest RANK_WINDOW articles of ``filtered`` (PostgreSQL) that match the
+    search, looked for among the newest articles first (see WALK_SHARE)."""
     A = models.Article
     articles = math.ceil(2 * RANK_WINDOW / max(share, 1e-6))
     while True:
@@ -237,6 +238,9 @@ def _newest_matches_in_windows(
         window = filtered.with_only_columns(A.id, A.published_at)
         if start is not None:
             window = window.where(A.published_at >= start)
+        # the words last: where the plan checks rows one by one (the topic's articles, say),
+        # the cheap date check goes first and only the articles in the window are searched
+        window = window.where(tsvector_matches(literal_column("articles.search"), query.text or ""))
         # MATERIALIZED: every match of the window is fetched (bitmaps), not walked in order
         matches = window.cte("window_matches").prefix_with("MATERIALIZED")
         newest = (matches.c.published_at.desc().nulls_last(), matches.c.id.desc())
@@ -306,6 +310,7 @@ def _sqlite_newest_ranked(
 def _postgres_newest(
     session: Session,
     query: ArticleQuery,
+    filtered: Select[Any],
     searched: Select[Any],
     estimate: MatchEstimate,
     topic_id: int | None,
@@ -317,7 +322,7 @@ def _postgres_newest(
         walk = searched.with_only_columns(models.Article.id).order_by(*_NEWEST)
         return walk.limit(RANK_WINDOW).scalar_subquery()
     guess = share * (PHRASE_SHARE if estimate.phrase else 1)
-    return _newest_matches_in_windows(session, searched, query, guess)
+    return _newest_matches_in_windows(session, filtered, query, guess)
 
 
 def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
@@ -359,6 +364,7 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
         if topic is not None:
             stmt = stmt.where(topic)
         if query.text:
+            filtered = stmt
             stmt, rank = apply_search(stmt, dialect, query.text)
             if dialect == "postgresql":
                 session.execute(text(f"SET LOCAL work_mem = '{SEARCH_WORK_MEM}'"))
@@ -386,7 +392,7 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
                     )
                     rank = window.c.rank
                 else:  # rank those only
-                    newest = _postgres_newest(session, query, stmt, estimate, topic_id)
+                    newest = _postgres_newest(session, query, filtered, stmt, estimate, topic_id)
                     stmt = (
                         select(models.Article)
                         .join(models.Source)
