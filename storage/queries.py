@@ -156,12 +156,14 @@ LARGE_TOPIC = 2_000
 FREQUENT_MATCHES = 2_000
 RANK_WINDOW = 200
 
-# On PostgreSQL, how the newest matches are found depends on the share of articles holding the
-# words (the planner's estimate from the column statistics): at WALK_SHARE or more, walking
-# ix_articles_newest and checking each article finds them within a few thousand rows; below,
-# the GIN index is combined (BitmapAnd) with the btree of published_at over the newest
-# articles, about twice as many as should hold RANK_WINDOW matches, a window widened when it
-# holds too few. SQLite reads FTS5's matches most recently stored first instead.
+# On PostgreSQL, whether a search is frequent and how its newest matches are found depend on
+# the share of articles expected to hold its words and topic (the planner's estimates from the
+# column statistics, about a millisecond; matches are counted only when the estimate is
+# not far above FREQUENT_MATCHES). At WALK_SHARE or more, walking ix_articles_newest and
+# checking each article finds them within a few thousand rows; below, the GIN index is
+# combined (BitmapAnd) with the btree of published_at over the newest articles, about twice
+# as many as should hold RANK_WINDOW matches, a window widened when it holds too few.
+# SQLite reads FTS5's matches most recently stored first instead.
 WALK_SHARE = 0.05
 # A window's start is found by counting that many articles back in ix_articles_newest: past
 # WIDEST_WINDOW articles the whole search (every match, through the bitmaps) is cheaper.
