@@ -111,21 +111,15 @@ def has_many_matches(session: Session, dialect: str, query: str, many: int) -> b
     On PostgreSQL a phrase counts as its words anywhere in the article (an upper bound): the
     positions of a phrase are checked row by row in the stored vectors, the words alone are
     answered by the index."""
-    query = query.replace("\x00", " ")
     if dialect == "sqlite":
-        probe = (
-            "SELECT count(*) FROM (SELECT rowid FROM articles_fts "
-            "WHERE articles_fts MATCH :q LIMIT :n) AS m"
-        )
-        match = fts5_query(query)
-    else:  # words adjacent or not: the GIN index answers alone, no stored vector is read
-        probe = (
-            "SELECT count(*) FROM (SELECT 1 FROM articles WHERE search @@ regexp_replace("
-            "websearch_to_tsquery('english', :q)::text, '<[0-9-]+>', '&', 'g')::tsquery "
-            "LIMIT :n) AS m"
-        )
-        match = query
-    found = session.scalar(text(probe), {"q": match, "n": many})
+        return count_matches(session, dialect, query, many) >= many
+    # words adjacent or not: the GIN index answers alone, no stored vector is read
+    probe = (
+        "SELECT count(*) FROM (SELECT 1 FROM articles WHERE search @@ regexp_replace("
+        "websearch_to_tsquery('english', :q)::text, '<[0-9-]+>', '&', 'g')::tsquery "
+        "LIMIT :n) AS m"
+    )
+    found = session.scalar(text(probe), {"q": query.replace("\x00", " "), "n": many})
     return (found or 0) >= many
 
 
@@ -164,7 +158,6 @@ def estimate_matches(session: Session, query: str) -> MatchEstimate:
         text("SELECT websearch_to_tsquery('english', :q)::text"), {"q": query.replace("\x00", " ")}
     )
     words = words or ""
-
     return MatchEstimate(
         matches=planned_rows(
             session,
