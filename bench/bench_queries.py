@@ -1,7 +1,8 @@
 """Query latency at scale: 1M stored articles on SQLite and PostgreSQL, through newsflow's API.
 
-    python bench/bench_queries.py [--articles 1000000] [--repeat 3] [--out bench/results-queries.md]
-        [--sqlite PATH] [--postgres URL | --no-postgres] [--rebuild]
+    python bench/bench_queries.py [--articles 1000000] [--queries 60] [--out FILE.md]
+        [--sqlite PATH] [--postgres URL | --no-postgres | --no-sqlite] [--rebuild] [--build-only]
+        [--baseline COMMIT] [--slowest N] [--label TEXT]
 
 Builds the database once (cached: the SQLite file under ``$TMPDIR/newsflow-bench/`` and the
 PostgreSQL database ``newsflow_bench_<n>``; a completed build is recorded as an ingestion run,
@@ -10,13 +11,19 @@ PostgreSQL database ``newsflow_bench_<n>``; a completed build is recorded as an 
 process pool, and inserted in bulk through the ``storage.models`` tables, so the FTS5 table
 (SQLite triggers) and the ``tsvector`` column (PostgreSQL) are filled as ingestion fills them,
 with real topics, scores and evidence. Indexes are dropped during the load and re-created
-from their own definitions afterwards. Near-duplicate signatures are not stored (no query
+from their own definitions afterwards; on SQLite the FTS5 insert trigger is dropped too and the
+full-text index built once from the stored rows (FTS5 ``'rebuild'``, the same index the trigger
+builds row by row). Near-duplicate signatures are not stored (no query
 reads them); copies are linked with ``duplicate_of`` as ingestion links them.
 
 Then, warm (each query shape run once unmeasured first), it measures p50/p95/p99 of
 ``newsflow.api.find_articles`` (what ``newsflow query`` runs) for: full text only, full text +
 topic, full text + topic + date range, topic + date range, each with many different words
 (frequent, mid-frequency and rare ones, phrases, ``OR``), 20 results as the CLI shows.
+``--baseline COMMIT`` also runs ``storage/queries.py`` and ``storage/fulltext.py`` as they were
+at that commit, each query once with each code, interleaved, on the same database (before and
+after in one run); ``--slowest N`` prints the N slowest queries of each row. The load average
+of the machine at the start and end of the measurement goes into the results heading.
 """
 
 from __future__ import annotations
@@ -27,8 +34,10 @@ import json
 import multiprocessing
 import os
 import pickle
+import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -205,12 +214,19 @@ def load(url: str, n: int, seed: int, chunks: Path, distinct: int) -> float:
             [{"id": i, "name": name, "kind": "file"} for name, i in source_ids.items()],
         )
     saved = _indexes(engine)
+    sqlite = engine.dialect.name == "sqlite"
+    fts_insert = None
     with engine.begin() as conn:
         for name, _ in saved:
             conn.execute(text(f"DROP INDEX {name}"))
+        if sqlite:  # FTS5 filled once after the load ('rebuild'), not row by row by the trigger
+            fts_insert = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'articles_fts_insert'")
+            ).scalar()
+            if fts_insert:
+                conn.execute(text("DROP TRIGGER articles_fts_insert"))
     with Session(engine) as session:
         topics = dict(session.execute(select(models.Topic.slug, models.Topic.id)).all())
-    sqlite = engine.dialect.name == "sqlite"
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -267,6 +283,10 @@ def load(url: str, n: int, seed: int, chunks: Path, distinct: int) -> float:
     with engine.begin() as conn:
         for _, ddl in saved:
             conn.execute(text(ddl))
+        if fts_insert:  # the index the trigger would have built, from the stored rows
+            conn.execute(text("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')"))
+            conn.execute(text(fts_insert))
+            print(f"  sqlite: full-text index rebuilt, {time.perf_counter() - started:.0f} s")
         if not sqlite:  # ids were given: move the sequence on
             conn.execute(
                 text("SELECT setval(pg_get_serial_sequence('articles', 'id'), :n)"), {"n": n}
@@ -406,6 +426,79 @@ def iter_runners(baseline: bool) -> Iterator[tuple[str, Callable[[ArticleQuery, 
         yield "storage only", lambda q, url: queries.find_articles(open_database(url), q)
 
 
+def baseline_queries(commit: str) -> types.ModuleType:
+    """``storage/queries.py`` (and the ``storage/fulltext.py`` it imports) as they were at
+    ``commit``, loaded beside today's modules, so both plans run on the same database."""
+    modules = {}
+    for name in ("fulltext", "queries"):
+        source = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{commit}:storage/{name}.py"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        source = source.replace("from storage.fulltext import", "from baseline_fulltext import")
+        module = types.ModuleType(f"baseline_{name}")
+        sys.modules[module.__name__] = module  # dataclasses look their module up
+        exec(compile(source, f"{commit[:10]}:storage/{name}.py", "exec"), module.__dict__)
+        modules[name] = module
+    return modules["queries"]
+
+
+def _through_api(module: types.ModuleType) -> Callable[[ArticleQuery, str], object]:
+    """``api.find_articles`` (its checks included) with ``module`` as its storage queries."""
+
+    def run(query: ArticleQuery, url: str) -> object:
+        names = vars(api)
+        saved = names["queries"]
+        names["queries"] = module
+        try:
+            return api.find_articles(query, url)
+        finally:
+            names["queries"] = saved
+
+    return run
+
+
+_last_queries: list[ArticleQuery] = []  # the queries of the last measure_interleaved call
+
+
+def slowest(samples: Sequence[float], count: int) -> str:
+    """The ``count`` slowest queries of the last measurement, for a look at their plans."""
+    worst = sorted(range(len(samples)), key=lambda i: -samples[i])[:count]
+    return "; ".join(f"{samples[i]:.0f} ms {_describe(_last_queries[i])}" for i in worst)
+
+
+def _describe(query: ArticleQuery) -> str:
+    parts = [f"text={query.text!r}"] if query.text else []
+    if query.topic:
+        parts.append(f"topic={query.topic}")
+    if query.since and query.until:
+        parts.append(f"{query.since:%Y-%m-%d}..{query.until:%Y-%m-%d}")
+    return " ".join(parts)
+
+
+def measure_interleaved(
+    url: str, shape: Shape, count: int, seed: int, runners: Sequence[Callable[..., object]]
+) -> list[list[float]]:
+    """Each query run once by every runner, one after the other (order alternating)."""
+    rng = np.random.default_rng(seed)
+    made = [shape.make(rng) for _ in range(count)]
+    for run in runners:
+        run(made[0], url)  # warm
+    samples: list[list[float]] = [[] for _ in runners]
+    _last_queries[:] = made
+    for i, query in enumerate(made):
+        order = list(range(len(runners)))
+        if i % 2:
+            order.reverse()
+        for k in order:
+            t0 = time.perf_counter()
+            runners[k](query, url)
+            samples[k].append((time.perf_counter() - t0) * 1000)
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=1_000_000)
@@ -425,6 +518,12 @@ def main() -> None:
     )
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--label", default="", help="a note for the results table (e.g. before)")
+    parser.add_argument("--slowest", type=int, default=0, help="print the N slowest queries")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="a git commit: run its storage queries too, interleaved with today's (before/after)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results-queries.md")
     args = parser.parse_args()
     n = args.articles
@@ -470,11 +569,19 @@ def main() -> None:
         "| database | query | runner | p50 ms | p95 ms | p99 ms | max ms | p95 < 100 ms |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    runners: list[tuple[str, Callable[[ArticleQuery, str], object]]] = [("api", _api)]
+    if args.baseline:
+        runners.insert(
+            0, (f"api, {args.baseline[:10]}", _through_api(baseline_queries(args.baseline)))
+        )
+    load = os.getloadavg()
     for db_name, url in urls.items():
         close_all()
         for shape in shapes(topics):
-            for runner_name, runner in iter_runners(baseline=False):
-                samples = measure(url, shape, args.queries, args.seed, runner)
+            measured = measure_interleaved(
+                url, shape, args.queries, args.seed, [run for _, run in runners]
+            )
+            for (runner_name, _), samples in zip(runners, measured, strict=True):
                 p50, p95, p99, worst = percentiles(samples)
                 row = (
                     f"| {db_name} | {shape.name} | {runner_name} | {p50:.1f} | {p95:.1f} | "
@@ -482,10 +589,15 @@ def main() -> None:
                 )
                 print(row, flush=True)
                 lines.append(row)
+                if args.slowest:
+                    print(f"    slowest: {slowest(samples, args.slowest)}", flush=True)
+    ended = os.getloadavg()
     with open(args.out, "a", encoding="utf-8") as out:
         out.write(
             f"\n### {args.label or 'run'}: {n:,} articles, {args.queries} queries per shape "
-            f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n\n" + "\n".join(lines) + "\n"
+            f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average 1/5/15 min "
+            f"{' '.join(f'{x:.2f}' for x in load)} at the start, "
+            f"{' '.join(f'{x:.2f}' for x in ended)} at the end)\n\n" + "\n".join(lines) + "\n"
         )
 
 

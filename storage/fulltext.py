@@ -7,9 +7,21 @@ phrases", ``OR`` between alternatives, ``-word`` to exclude, ``word*`` for a pre
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, func, literal_column, table, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    Subquery,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import column
 
@@ -64,25 +76,100 @@ def apply_search(
     if dialect == "postgresql":
         vector: ColumnElement[Any] = literal_column("articles.search")
         tsquery = func.websearch_to_tsquery("english", query)
-        stmt = stmt.where(vector.op("@@")(tsquery))
+        stmt = stmt.where(tsvector_matches(vector, query))
         return stmt, -func.ts_rank_cd(vector, tsquery, type_=Float)
     raise NewsflowError(f"full-text search is not supported on {dialect}")
 
 
+def tsvector_matches(vector: ColumnElement[Any], query: str) -> ColumnElement[bool]:
+    """PostgreSQL: the stored ``vector`` matches the web-search style ``query``."""
+    matches: ColumnElement[bool] = vector.op("@@")(func.websearch_to_tsquery("english", query))
+    return matches
+
+
+def fts5_newest_ranked(query: str, limit: int, candidates: Select[Any] | None = None) -> Subquery:
+    """SQLite: the ``limit`` most recently stored FTS5 matches of ``query`` (highest rowid
+    first, read from the end of the index), with their bm25 rank (``id``, ``rank``); with
+    ``candidates`` (a select of article ids), only those among them. The candidates are read
+    once into a list that each match is looked up in (``+rowid`` keeps the rowid from the
+    FTS5 index, which would look each candidate up in the full-text index instead)."""
+    fts = table("articles_fts", column("rowid"))
+    stmt = select(
+        literal_column("articles_fts.rowid", Integer).label("id"),
+        literal_column("bm25(articles_fts)", Float).label("rank"),
+    ).select_from(fts)
+    match = text("articles_fts MATCH :fts_newest").bindparams(fts_newest=fts5_query(query))
+    stmt = stmt.where(match)
+    if candidates is not None:
+        stmt = stmt.where(literal_column("+articles_fts.rowid").in_(candidates))
+    return stmt.order_by(literal_column("articles_fts.rowid").desc()).limit(limit).subquery()
+
+
 def has_many_matches(session: Session, dialect: str, query: str, many: int) -> bool:
-    """Whether ``query`` matches at least ``many`` stored articles (counting stops there)."""
-    query = query.replace("\x00", " ")
+    """Whether ``query`` matches at least ``many`` stored articles (counting stops there).
+
+    On PostgreSQL a phrase counts as its words anywhere in the article (an upper bound): the
+    positions of a phrase are checked row by row in the stored vectors, the words alone are
+    answered by the index."""
     if dialect == "sqlite":
-        probe = (
-            "SELECT count(*) FROM (SELECT rowid FROM articles_fts "
-            "WHERE articles_fts MATCH :q LIMIT :n) AS m"
-        )
-        match = fts5_query(query)
-    else:
-        probe = (
-            "SELECT count(*) FROM (SELECT 1 FROM articles "
-            "WHERE search @@ websearch_to_tsquery('english', :q) LIMIT :n) AS m"
-        )
-        match = query
-    found = session.scalar(text(probe), {"q": match, "n": many})
+        return count_matches(session, dialect, query, many) >= many
+    # words adjacent or not: the GIN index answers alone, no stored vector is read
+    probe = (
+        "SELECT count(*) FROM (SELECT 1 FROM articles WHERE search @@ regexp_replace("
+        "websearch_to_tsquery('english', :q)::text, '<[0-9-]+>', '&', 'g')::tsquery "
+        "LIMIT :n) AS m"
+    )
+    found = session.scalar(text(probe), {"q": query.replace("\x00", " "), "n": many})
     return (found or 0) >= many
+
+
+def count_matches(session: Session, dialect: str, query: str, up_to: int) -> int:
+    """The number of stored articles ``query`` matches, counted up to ``up_to`` (SQLite: FTS5
+    reads row ids only)."""
+    if dialect != "sqlite":
+        raise NewsflowError(f"counting matches is not supported on {dialect}")
+    probe = (
+        "SELECT count(*) FROM (SELECT rowid FROM articles_fts "
+        "WHERE articles_fts MATCH :q LIMIT :n) AS m"
+    )
+    return session.scalar(text(probe), {"q": fts5_query(query), "n": up_to}) or 0
+
+
+@dataclass(frozen=True)
+class MatchEstimate:
+    """What PostgreSQL's planner expects of a search, from the column statistics alone."""
+
+    matches: float  # articles holding the words (a phrase counts as its words)
+    articles: float  # articles stored
+    phrase: bool  # whether the search has a phrase (its positions are not estimated)
+
+    @property
+    def share(self) -> float:
+        return min(1.0, self.matches / max(1.0, self.articles))
+
+
+_ADJACENT = re.compile(r"<[0-9-]+>")
+
+
+def estimate_matches(session: Session, query: str) -> MatchEstimate:
+    """The planner's estimate of how many articles hold ``query``'s words (PostgreSQL; no
+    article is read)."""
+    words = session.scalar(
+        text("SELECT websearch_to_tsquery('english', :q)::text"), {"q": query.replace("\x00", " ")}
+    )
+    words = words or ""
+    return MatchEstimate(
+        matches=planned_rows(
+            session,
+            "SELECT 1 FROM articles WHERE search @@ CAST(:q AS tsquery)",
+            q=_ADJACENT.sub("&", words),
+        ),
+        articles=planned_rows(session, "SELECT 1 FROM articles"),
+        phrase=bool(_ADJACENT.search(words)),
+    )
+
+
+def planned_rows(session: Session, sql: str, **params: object) -> float:
+    """The rows PostgreSQL's planner expects ``sql`` to return (``EXPLAIN``; nothing is run)."""
+    plan = session.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"), params)
+    return float(plan[0]["Plan"]["Plan Rows"])

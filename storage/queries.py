@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Engine, Select, exists, false, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    Subquery,
+    exists,
+    false,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from storage import models
-from storage.fulltext import apply_search, has_many_matches
+from storage.fulltext import (
+    MatchEstimate,
+    apply_search,
+    count_matches,
+    estimate_matches,
+    fts5_newest_ranked,
+    has_many_matches,
+    planned_rows,
+    tsvector_matches,
+)
 
 
 @dataclass(frozen=True)
@@ -127,41 +148,212 @@ def _row(article: models.Article, topics: list[str]) -> ArticleRow:
 # one is listed from its tags (at most this many ids, then sorted).
 LARGE_TOPIC = 2_000
 
-# On PostgreSQL a search whose words match at least FREQUENT_MATCHES articles ranks only the
-# newest RANK_WINDOW matches that pass the other filters (found by walking ix_articles_newest):
-# ranking every match of a frequent word reads hundreds of thousands of stored vectors at a
-# million articles (seconds), while the newest matches are found in milliseconds.
+# A search whose words match at least FREQUENT_MATCHES articles ranks only the newest
+# RANK_WINDOW matches that pass the other filters: ranking every match of a frequent word reads
+# hundreds of thousands of stored vectors (PostgreSQL) or computes bm25 for each (SQLite FTS5)
+# at a million articles, while the newest matches are found in milliseconds. A rarer search
+# ranks every match.
 FREQUENT_MATCHES = 2_000
 RANK_WINDOW = 200
 
+# On PostgreSQL, whether a search is frequent and how its newest matches are found depend on
+# the share of articles expected to hold its words and topic (the planner's estimates from the
+# column statistics, about a millisecond; matches are counted only when the estimate is
+# not far above FREQUENT_MATCHES). At WALK_SHARE or more, walking ix_articles_newest and
+# checking each article finds them within a few thousand rows; below, the GIN index is
+# combined (BitmapAnd) with the btree of published_at over the newest articles, about twice
+# as many as should hold RANK_WINDOW matches, a window widened when it holds too few.
+# SQLite reads FTS5's matches most recently stored first instead.
+WALK_SHARE = 0.05
+# A window's start is found by counting that many articles back in ix_articles_newest: past
+# WIDEST_WINDOW articles the whole search (every match, through the bitmaps) is cheaper.
+WIDEST_WINDOW = 100_000
+# A phrase is estimated as its words (the statistics know words only); its first window
+# assumes it is in a tenth of the articles that hold them, then it widens by what it found.
+PHRASE_SHARE = 0.1
+# Memory for the bitmaps of a search (PostgreSQL, this transaction only): at 4 MB the bitmap
+# of a frequent word is lossy and every article of its pages is checked again.
+SEARCH_WORK_MEM = "64MB"
+# On SQLite, a frequent search walks FTS5's matches newest stored first and checks each one's
+# article against the filters, until RANK_WINDOW pass: about RANK_WINDOW / (share of articles
+# passing the filters) row reads. When the filters are rare (a small topic, a short date range),
+# listing the articles that pass them first and looking each match up in that list costs fewer
+# reads (one per listed article); the cheaper of the two is taken, estimated from the topic's
+# size (counted up to TOPIC_COUNT_CAP), the share of the stored date range the dates cover and
+# the number of matches (a walk ends at the last one; counted up to the listing's size).
+# A topic of fewer than SMALL_TOPIC articles is filtered as the list of its articles.
+TOPIC_COUNT_CAP = 100_000
+SMALL_TOPIC = 10_000
 
-def _topic_filter(session: Session, slug: str, searching: bool) -> ColumnElement[bool]:
-    topic_id = session.scalar(select(models.Topic.id).where(models.Topic.slug == slug))
-    if topic_id is None:
-        return false()
+
+def _topic_id(session: Session, slug: str) -> int | None:
+    return session.scalar(select(models.Topic.id).where(models.Topic.slug == slug))
+
+
+def _topic_size(session: Session, topic_id: int, up_to: int) -> int:
+    """The number of articles tagged with the topic, counted up to ``up_to``."""
     T = models.ArticleTopic
-    if searching:  # the full-text index drives the query: the topic's ids are a filter
+    probe = select(T.article_id).where(T.topic_id == topic_id).limit(up_to).subquery()
+    return session.scalar(select(func.count()).select_from(probe)) or 0
+
+
+def _topic_filter(topic_id: int, small: bool) -> ColumnElement[bool]:
+    """A small topic as the list of its articles, a large one as a check of each article."""
+    T = models.ArticleTopic
+    if small:
         return models.Article.id.in_(select(T.article_id).where(T.topic_id == topic_id))
-    probe = select(T.article_id).where(T.topic_id == topic_id).limit(LARGE_TOPIC).subquery()
-    size = session.scalar(select(func.count()).select_from(probe)) or 0
-    if size >= LARGE_TOPIC:
-        return exists().where(T.article_id == models.Article.id, T.topic_id == topic_id)
-    return models.Article.id.in_(select(T.article_id).where(T.topic_id == topic_id))
+    return exists().where(T.article_id == models.Article.id, T.topic_id == topic_id)
+
+
+_NEWEST = (models.Article.published_at.desc().nulls_last(), models.Article.id.desc())
+
+
+def _window_start(session: Session, query: ArticleQuery, articles: int) -> datetime | None:
+    """The publication date of the ``articles``-th newest article up to ``until`` (None: no
+    window: more than WIDEST_WINDOW articles, fewer articles than that, or none of them newer
+    than ``since``)."""
+    if articles > WIDEST_WINDOW:  # finding the start would read more than the search saves
+        return None
+    A = models.Article
+    stmt = select(A.published_at).where(A.published_at.is_not(None))
+    if query.until is not None:
+        stmt = stmt.where(A.published_at < query.until)
+    if query.include_duplicates:  # ix_articles_published_at, read backwards
+        stmt = stmt.order_by(A.published_at.desc())
+    else:  # ix_articles_newest
+        stmt = stmt.where(A.duplicate_of.is_(None)).order_by(*_NEWEST)
+    start = session.scalar(stmt.offset(articles).limit(1))
+    if start is None or (query.since is not None and start <= query.since):
+        return None
+    return start
+
+
+def _newest_matches_in_windows(
+    session: Session, filtered: Select[Any], query: ArticleQuery, share: float
+) -> list[int]:
+    """Ids of the newest RANK_WINDOW articles of ``filtered`` (PostgreSQL) that match the
+    search, looked for among the newest articles first (see WALK_SHARE)."""
+    A = models.Article
+    articles = math.ceil(2 * RANK_WINDOW / max(share, 1e-6))
+    while True:
+        start = _window_start(session, query, articles)
+        window = filtered.with_only_columns(A.id, A.published_at)
+        if start is not None:
+            window = window.where(A.published_at >= start)
+        # the words last: where the plan checks rows one by one (the topic's articles, say),
+        # the cheap date check goes first and only the articles in the window are searched
+        window = window.where(tsvector_matches(literal_column("articles.search"), query.text or ""))
+        # MATERIALIZED: every match of the window is fetched (bitmaps), not walked in order
+        matches = window.cte("window_matches").prefix_with("MATERIALIZED")
+        newest = (matches.c.published_at.desc().nulls_last(), matches.c.id.desc())
+        found = list(session.scalars(select(matches.c.id).order_by(*newest).limit(RANK_WINDOW)))
+        if len(found) >= RANK_WINDOW or start is None:
+            return found
+        # wide enough for twice RANK_WINDOW at the share found, at least twice as wide
+        articles = max(2 * articles, math.ceil(articles * 2 * RANK_WINDOW / max(1, len(found))))
+
+
+def _share(session: Session, estimate: MatchEstimate, topic_id: int | None) -> float:
+    """The share of articles expected to match a search's words and topic (PostgreSQL's
+    planner: the words' and the topic's shares, as independent)."""
+    if topic_id is None:
+        return estimate.share
+    T = "SELECT 1 FROM article_topics WHERE topic_id = :t"
+    tagged = planned_rows(session, T, t=topic_id)
+    return estimate.share * min(1.0, tagged / max(1.0, estimate.articles))
+
+
+def _list_first(
+    session: Session, query: ArticleQuery, topic_size: int | None
+) -> Literal["topic", "dates"] | None:
+    """SQLite: whether listing the articles that pass a search's filters costs fewer row reads
+    than checking its matches newest first until RANK_WINDOW pass (see TOPIC_COUNT_CAP), and
+    then which is the shorter list to start from: the topic's articles or the dated ones."""
+    A = models.Article
+    stored = session.scalar(select(func.max(A.id))) or 0
+    dated = float(stored)
+    if query.since is not None or query.until is not None:
+        first = session.scalar(select(func.min(A.published_at)))
+        last = session.scalar(select(func.max(A.published_at)))
+        if first is not None and last is not None and last > first:
+            since = max(first, query.since or first)
+            until = min(last, query.until or last)
+            dated = stored * max(0.0, (until - since) / (last - first))
+    tagged = float(stored if topic_size is None else topic_size)
+    listed = min(tagged, dated)
+    passing = (tagged / max(1, stored)) * (dated / max(1, stored))
+    if RANK_WINDOW / max(passing, 1e-9) <= listed:
+        return None
+    # the walk ends at the last match: count the matches, up to the listing's cost
+    if count_matches(session, "sqlite", query.text or "", math.ceil(listed)) < listed:
+        return None
+    return "topic" if topic_size is not None and tagged <= dated else "dates"
+
+
+def _sqlite_newest_ranked(
+    query: ArticleQuery,
+    searched: Select[Any],
+    rank: ColumnElement[float],
+    listed: Select[Any] | None,
+) -> Subquery:
+    """The ids and bm25 ranks of the RANK_WINDOW most recently stored matches (SQLite); with
+    ``listed`` (the ids of the articles that pass the filters), among those."""
+    if listed is not None:  # the filtered articles first, then FTS5's matches among them
+        return fts5_newest_ranked(query.text or "", RANK_WINDOW, listed)
+    # FTS5's matches newest stored first, each one's article checked against the filters
+    return (
+        searched.with_only_columns(models.Article.id, rank.label("rank"))
+        .order_by(literal_column("articles_fts.rowid").desc())
+        .limit(RANK_WINDOW)
+        .subquery()
+    )
+
+
+def _postgres_newest(
+    session: Session,
+    query: ArticleQuery,
+    filtered: Select[Any],
+    searched: Select[Any],
+    estimate: MatchEstimate,
+    topic_id: int | None,
+) -> Any:
+    """The ids of the RANK_WINDOW newest matches (PostgreSQL): a subquery that walks
+    ix_articles_newest, or a list found in windows of the newest articles (see WALK_SHARE)."""
+    share = _share(session, estimate, topic_id)
+    if share >= WALK_SHARE and not estimate.phrase:
+        walk = searched.with_only_columns(models.Article.id).order_by(*_NEWEST)
+        return walk.limit(RANK_WINDOW).scalar_subquery()
+    guess = share * (PHRASE_SHARE if estimate.phrase else 1)
+    return _newest_matches_in_windows(session, filtered, query, guess)
 
 
 def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
     """Articles matching every given filter; best match first with ``text``, else newest.
 
-    On PostgreSQL, a search matching many articles ranks the newest ``RANK_WINDOW`` of them
-    (see ``FREQUENT_MATCHES``).
+    A search matching at least ``FREQUENT_MATCHES`` articles ranks the newest ``RANK_WINDOW``
+    of them that pass the other filters: by publication date on PostgreSQL, by storage order
+    (the most recently stored) on SQLite.
 
     Without ``text``, a topic with many articles is listed by walking the newest originals
     (``ix_articles_newest``) and checking each one's tags; a small one from its tagged ids.
     """
     with Session(engine) as session:
         stmt: Select[Any] = select(models.Article).join(models.Source)
-        if query.topic:
-            stmt = stmt.where(_topic_filter(session, query.topic, bool(query.text)))
+        dialect = engine.dialect.name
+        topic_id = _topic_id(session, query.topic) if query.topic else None
+        topic_size: int | None = None
+        topic: ColumnElement[bool] | None = None
+        if query.topic and topic_id is None:
+            topic = false()
+        elif topic_id is not None:
+            if query.text and dialect == "postgresql":  # a semi-join: the planner's choice
+                topic = _topic_filter(topic_id, small=False)
+            elif query.text:  # SQLite
+                topic_size = _topic_size(session, topic_id, TOPIC_COUNT_CAP)
+                topic = _topic_filter(topic_id, small=topic_size < SMALL_TOPIC)
+            else:
+                small = _topic_size(session, topic_id, LARGE_TOPIC) < LARGE_TOPIC
+                topic = _topic_filter(topic_id, small)
         if query.source:
             stmt = stmt.where(models.Source.name == query.source)
         if query.since:
@@ -170,22 +362,47 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
             stmt = stmt.where(models.Article.published_at < query.until)
         if not query.include_duplicates:
             stmt = stmt.where(models.Article.duplicate_of.is_(None))
-        newest = (models.Article.published_at.desc().nulls_last(), models.Article.id.desc())
+        unfiltered_by_topic = stmt
+        if topic is not None:
+            stmt = stmt.where(topic)
         if query.text:
-            dialect = engine.dialect.name
+            filtered = stmt
             stmt, rank = apply_search(stmt, dialect, query.text)
-            if dialect == "postgresql" and has_many_matches(
+            if dialect == "postgresql":
+                session.execute(text(f"SET LOCAL work_mem = '{SEARCH_WORK_MEM}'"))
+            estimate = (
+                estimate_matches(session, query.text)
+                if dialect == "postgresql"
+                else MatchEstimate(0, 0, phrase=False)
+            )
+            # far above FREQUENT_MATCHES by the estimate: frequent without counting
+            if estimate.matches >= 10 * FREQUENT_MATCHES or has_many_matches(
                 session, dialect, query.text, FREQUENT_MATCHES
             ):
-                window = stmt.with_only_columns(models.Article.id).order_by(*newest)
-                stmt = (
-                    select(models.Article)
-                    .join(models.Source)
-                    .where(models.Article.id.in_(window.limit(RANK_WINDOW).scalar_subquery()))
-                )
-            stmt = stmt.order_by(rank, *newest)
+                if dialect == "sqlite":  # bm25() only exists in the FTS5 scan: rank inside it
+                    listed: Select[Any] | None = None
+                    first = _list_first(session, query, topic_size)
+                    if first is not None:  # listed from the topic's list or from the dates
+                        listed = unfiltered_by_topic.with_only_columns(models.Article.id)
+                        if topic_id is not None:
+                            listed = listed.where(_topic_filter(topic_id, small=first == "topic"))
+                    window = _sqlite_newest_ranked(query, stmt, rank, listed)
+                    stmt = (
+                        select(models.Article)
+                        .join(models.Source)
+                        .join(window, window.c.id == models.Article.id)
+                    )
+                    rank = window.c.rank
+                else:  # rank those only
+                    newest = _postgres_newest(session, query, filtered, stmt, estimate, topic_id)
+                    stmt = (
+                        select(models.Article)
+                        .join(models.Source)
+                        .where(models.Article.id.in_(newest))
+                    )
+            stmt = stmt.order_by(rank, *_NEWEST)
         else:
-            stmt = stmt.order_by(*newest)
+            stmt = stmt.order_by(*_NEWEST)
         articles = list(session.scalars(stmt.limit(query.limit)).unique())
         topics = _topics_of(session, [a.id for a in articles])
         return [_row(a, topics[a.id]) for a in articles]

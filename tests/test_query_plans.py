@@ -12,6 +12,8 @@ from sqlalchemy import Engine
 from newsflow.article import Article
 from newsflow.pipeline import process, tagger_for
 from storage import queries
+from storage.db import open_database
+from storage.fulltext import MatchEstimate, estimate_matches
 from storage.queries import ArticleQuery
 from storage.repository import store_batch
 
@@ -79,17 +81,10 @@ def test_unknown_topic_matches_nothing(stored: Engine) -> None:
     assert queries.find_articles(stored, ArticleQuery(topic="no-such-topic")) == []
 
 
-@pytest.mark.postgres
-def test_a_frequent_search_ranks_its_newest_matches(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """On PostgreSQL a search matching at least FREQUENT_MATCHES articles ranks only the newest
-    RANK_WINDOW of those that pass the other filters; a rarer one ranks every match."""
-    from storage.db import open_database
-
-    engine = open_database(postgres_url)
+def _talks(engine: Engine, count: int = 30, days: int = 1) -> datetime:
+    """``count`` articles stored oldest first, one every ``days`` days: "talks" in every one,
+    "arms" twice in the five oldest, so those rank best overall. Returns the first date."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    # "talks" in every article; "arms" twice in the oldest ones, so they rank best overall
     articles = [
         Article(
             source="desk",
@@ -98,11 +93,21 @@ def test_a_frequent_search_ranks_its_newest_matches(
             + f"Dispatch number {i} from the desk about the talks.",
             origin=f"test-{i}",
             guid=f"g-{i}",
-            published=start + timedelta(days=i),
+            published=start + timedelta(days=i * days),
         )
-        for i in range(30)
+        for i in range(count)
     ]
     store_batch(engine, process(articles, tagger_for(None)))
+    return start
+
+
+def test_a_frequent_search_ranks_its_newest_matches(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search matching at least FREQUENT_MATCHES articles ranks only the newest RANK_WINDOW
+    of those that pass the other filters (here stored in date order, so newest either way);
+    a rarer one ranks every match."""
+    start = _talks(engine)
     query = ArticleQuery(text="talks OR arms", limit=3)
     monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1_000)
     every = [row.title for row in queries.find_articles(engine, query)]
@@ -115,3 +120,90 @@ def test_a_frequent_search_ranks_its_newest_matches(
     assert len(window) == 3 and {row.title for row in window} <= newest
     dated = queries.find_articles(engine, replace(query, until=start + timedelta(days=5), limit=10))
     assert {row.title for row in dated} == {f"Story {i}" for i in range(5)}  # filters first
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        ArticleQuery(text="dispatch", since=datetime(2026, 1, 10, tzinfo=UTC), limit=50),
+        ArticleQuery(text="dispatch", until=datetime(2026, 1, 8, tzinfo=UTC), limit=50),
+        ArticleQuery(text="dispatch", topic="russia-china", limit=50),
+        ArticleQuery(text="talks OR deal", topic="arms-control", limit=50),
+        ArticleQuery(
+            text="dispatch",
+            source="desk-1",
+            since=datetime(2026, 1, 3, tzinfo=UTC),
+            until=datetime(2026, 1, 15, tzinfo=UTC),
+            limit=50,
+        ),
+    ],
+    ids=range(5),
+)
+def test_plans_for_filtered_frequent_searches_agree(
+    stored: Engine, monkeypatch: pytest.MonkeyPatch, query: ArticleQuery
+) -> None:
+    """A frequent search with dates or a topic ranks the same newest matches whichever way
+    it finds them: on SQLite the filtered articles listed first (few of them) or each match's
+    article checked (many)."""
+    monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1)
+    monkeypatch.setattr(queries, "RANK_WINDOW", 6)
+    monkeypatch.setattr(queries, "_list_first", lambda *args: None)  # each match checked
+    walked = [row.id for row in queries.find_articles(stored, query)]
+    for start in ("topic", "dates"):  # the filtered ids listed, from either
+        monkeypatch.setattr(queries, "_list_first", lambda *args, start=start: start)
+        assert [row.id for row in queries.find_articles(stored, query)] == walked
+    assert len(walked) == 6  # more than RANK_WINDOW matches pass each query's filters
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("words", "share", "window", "since_day", "expected"),
+    [
+        ("talks", 0.9, 8, None, range(22, 30)),  # walk ix_articles_newest
+        ("talks", 0.04, 8, None, range(22, 30)),  # one window: all 30 articles
+        ("talks", 0.5, 8, None, range(22, 30)),  # one window of the 16 newest
+        ("talks", 0.5, 8, 25, range(25, 30)),  # ``since`` inside the first window
+        ("arms", 0.5, 3, None, range(2, 5)),  # widened: no match among the 12 newest
+        ("arms", 0.3, 3, 1, range(2, 5)),  # widened, then ``since`` bounds it
+        ('"arms talks"', 0.9, 3, None, range(2, 5)),  # a phrase: windows, never the walk
+    ],
+)
+def test_plans_for_the_newest_matches_agree(
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    words: str,
+    share: float,
+    window: int,
+    since_day: int | None,
+    expected: range,
+) -> None:
+    """On PostgreSQL the newest matches of a frequent search are found by walking the newest
+    articles or in windows of them (chosen by the planner's estimate of the words' share,
+    pinned here); every way ranks the same newest ``window`` matches."""
+    engine = open_database(postgres_url)
+    start = _talks(engine)
+    estimate = MatchEstimate(matches=share * 30, articles=30, phrase='"' in words)
+    monkeypatch.setattr(queries, "estimate_matches", lambda session, text: estimate)
+    monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1)
+    monkeypatch.setattr(queries, "RANK_WINDOW", window)
+    since = None if since_day is None else start + timedelta(days=since_day)
+    found = queries.find_articles(engine, ArticleQuery(text=words, since=since, limit=100))
+    assert {row.title for row in found} == {f"Story {i}" for i in expected}
+
+
+@pytest.mark.postgres
+def test_the_match_estimate_reads_the_statistics(postgres_url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    engine = open_database(postgres_url)
+    _talks(engine)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE articles"))
+    with Session(engine) as session:
+        talks = estimate_matches(session, "talks")
+        arms = estimate_matches(session, "arms")
+        phrase = estimate_matches(session, '"arms talks"')
+    assert talks.articles == 30 and talks.share > 0.9 and not talks.phrase
+    assert arms.share < 0.5
+    assert phrase.phrase and phrase.matches == arms.matches  # a phrase counts as its words
