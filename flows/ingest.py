@@ -1,21 +1,39 @@
-"""The ingest flow: read inputs, then process and store them one batch (one task) at a time."""
+"""The ingest flow: read inputs, then process and store them one batch (one task) at a time.
+
+Records are read in the flow's process; parsing and processing them (extraction, dedup keys,
+tags) runs in ``workers`` processes once an input has more than one batch of records
+(:mod:`newsflow.parallel`), and each batch is stored by one ``store-batch`` task in the
+flow's process, in reading order, while the workers prepare the next batches.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.utilities.annotations import quote
 
 import parsers
 from flows.reporting import emit_article_events, publish_run_report, source_counts
-from newsflow.article import Article
+from newsflow.article import Article, ProcessedArticle
 from newsflow.errors import DatabaseError, SourceError
-from newsflow.pipeline import IngestSummary, ingest_batch, prepare_database, tagger_for
+from newsflow.parallel import WorkerPool
+from newsflow.pipeline import (
+    IngestSummary,
+    Preparer,
+    ingest_batch,
+    neardup_config,
+    prepare_database,
+    store_prepared,
+    tagger_for,
+)
 from newsflow.settings import load_settings
+from processing.neardup import NearDupConfig
 from storage import repository
 from storage.db import describe, open_database
 
@@ -26,6 +44,23 @@ def ingest_batch_task(
 ) -> repository.BatchResult:
     """Process and store one batch of parsed inputs (one transaction)."""
     return ingest_batch(items, open_database(database_url), tagger_for(taxonomy), run_id)
+
+
+def quoted(items: list[ProcessedArticle | SourceError]) -> list[ProcessedArticle | SourceError]:
+    """``items`` marked so Prefect does not walk every article looking for futures in them
+    (``quote``: the task receives the list itself)."""
+    return cast(list[ProcessedArticle | SourceError], quote(items))
+
+
+@task(name="store-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def store_batch_task(
+    items: list[ProcessedArticle | SourceError],
+    database_url: str,
+    run_id: int,
+    near: NearDupConfig,
+) -> repository.BatchResult:
+    """Store one batch of processed articles (one transaction) and record its errors."""
+    return store_prepared(items, open_database(database_url), run_id, near)
 
 
 @flow(name="ingest", log_prints=False)
@@ -42,14 +77,27 @@ def ingest_flow(
     flow_run = get_run_context().flow_run  # type: ignore[union-attr]
     run_id = repository.start_run(engine, paths, str(flow_run.id) if flow_run else None)
     summary = IngestSummary(run_id=run_id, database=describe(settings.database_url), inputs=paths)
-    items = parsers.iter_paths((Path(p) for p in paths), settings.manifest_name)
+    near = neardup_config(settings)
+    preparer = Preparer(settings.taxonomy, near)
+    records = parsers.iter_records_paths((Path(p) for p in paths), settings.manifest_name)
     read_by_source: Counter[str] = Counter()
+    pool = WorkerPool(
+        preparer,
+        settings.worker_count,
+        start_after=settings.batch_size,
+        initializer=preparer.warm_up,
+    )
     try:
-        for batch in parsers.batched(items, settings.batch_size):
-            result = ingest_batch_task(batch, settings.database_url, settings.taxonomy, run_id)
-            summary.add(result, [item for item in batch if isinstance(item, SourceError)])
-            read_by_source.update(i.source for i in batch if not isinstance(i, SourceError))
-            emit_article_events(engine, result)
+        with pool:
+            prepared = (item for items in pool.map(records) for item in items)
+            for batch in parsers.batched(prepared, settings.batch_size):
+                stored = [i for i in batch if isinstance(i, ProcessedArticle | SourceError)]
+                result = store_batch_task(quoted(stored), settings.database_url, run_id, near)
+                summary.add(result, [item for item in stored if isinstance(item, SourceError)])
+                read_by_source.update(
+                    i.article.source for i in stored if isinstance(i, ProcessedArticle)
+                )
+                emit_article_events(engine, result)
     except BaseException:
         with contextlib.suppress(DatabaseError):  # the database may be what failed
             repository.finish_run(engine, run_id, summary.totals, status="failed")
