@@ -22,12 +22,12 @@ import parsers
 from flows.reporting import emit_article_events, publish_run_report, source_counts
 from newsflow.article import Article, ProcessedArticle
 from newsflow.errors import DatabaseError, SourceError
-from newsflow.parallel import WorkerPool
 from newsflow.pipeline import (
     IngestSummary,
     Preparer,
     ingest_batch,
     neardup_config,
+    prepare_batches,
     prepare_database,
     store_prepared,
     tagger_for,
@@ -78,24 +78,21 @@ def ingest_flow(
     run_id = repository.start_run(engine, paths, str(flow_run.id) if flow_run else None)
     summary = IngestSummary(run_id=run_id, database=describe(settings.database_url), inputs=paths)
     near = neardup_config(settings)
-    preparer = Preparer(settings.taxonomy, near)
     records = parsers.iter_records_paths((Path(p) for p in paths), settings.manifest_name)
-    read_by_source: Counter[str] = Counter()
-    pool = WorkerPool(
-        preparer,
-        settings.worker_count,
-        start_after=settings.batch_size,
-        initializer=preparer.warm_up,
+    batches = prepare_batches(
+        records,
+        Preparer(settings.taxonomy, near),
+        workers=settings.worker_count,
+        batch_size=settings.batch_size,
     )
+    read_by_source: Counter[str] = Counter()
     try:
-        with pool:
-            prepared = (item for items in pool.map(records) for item in items)
-            for batch in parsers.batched(prepared, settings.batch_size):
-                stored = [i for i in batch if isinstance(i, ProcessedArticle | SourceError)]
-                result = store_batch_task(quoted(stored), settings.database_url, run_id, near)
-                summary.add(result, [item for item in stored if isinstance(item, SourceError)])
+        with contextlib.closing(batches):
+            for batch in batches:
+                result = store_batch_task(quoted(batch), settings.database_url, run_id, near)
+                summary.add(result, [item for item in batch if isinstance(item, SourceError)])
                 read_by_source.update(
-                    i.article.source for i in stored if isinstance(i, ProcessedArticle)
+                    i.article.source for i in batch if isinstance(i, ProcessedArticle)
                 )
                 emit_article_events(engine, result)
     except BaseException:

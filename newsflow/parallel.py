@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import chain, islice
 from types import TracebackType
@@ -76,12 +76,12 @@ class WorkerPool(Generic[T, R]):
             )
         return self._executor
 
-    def map(self, items: Iterable[T]) -> Iterator[R]:
+    def map(self, items: Iterable[T]) -> Generator[R, None, None]:
         """``fn`` of each item, in order."""
         for result, _ in self.map_keyed((item, None) for item in items):
             yield result
 
-    def map_keyed(self, pairs: Iterable[tuple[T, K]]) -> Iterator[tuple[R, K]]:
+    def map_keyed(self, pairs: Iterable[tuple[T, K]]) -> Generator[tuple[R, K], None, None]:
         """``(fn(item), key)`` for each ``(item, key)``, in order; keys stay in this process."""
         source = iter(pairs)
         if self.workers == 1:

@@ -11,15 +11,17 @@ already parsed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+import parsers
 from newsflow.article import Article, ProcessedArticle, Tag
 from newsflow.errors import SourceError
+from newsflow.parallel import WorkerPool
 from newsflow.settings import Settings, load_settings
 from parsers import Record, parse_record
 from processing.dedup import content_hash
@@ -124,6 +126,29 @@ class Preparer:
         import trafilatura  # noqa: F401  (its import is most of a worker's start-up)
 
         tagger_for(self.taxonomy)
+
+
+def prepare_batches(
+    records: Iterable[Record | SourceError],
+    preparer: Preparer,
+    *,
+    workers: int,
+    batch_size: int,
+) -> Generator[list[ProcessedArticle | SourceError], None, None]:
+    """Batches of ``batch_size`` prepared items (articles and errors), in reading order.
+
+    The records are prepared in ``workers`` processes once there are more than a batch of
+    them (:class:`newsflow.parallel.WorkerPool`), in this process otherwise; the workers keep
+    about two batches ahead of the consumer. Close the generator (``contextlib.closing``) to
+    stop the workers early.
+    """
+    with WorkerPool(
+        preparer, workers, start_after=batch_size, initializer=preparer.warm_up
+    ) as pool:
+        items = (
+            item for result in pool.map(records) for item in result if not isinstance(item, Skipped)
+        )
+        yield from parsers.batched(items, batch_size)
 
 
 def store_prepared(

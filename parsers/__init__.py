@@ -120,6 +120,9 @@ def iter_files(
 class Record(Protocol):
     """A unit of input read but not parsed yet: a file, a WARC record, a JSONL line."""
 
+    @property
+    def origin(self) -> str: ...
+
     def parse(self) -> list[Item]: ...
 
 
@@ -130,13 +133,25 @@ class FileRecord:
     path: Path
     manifest: Manifest
 
+    @property
+    def origin(self) -> str:
+        return str(self.path)
+
     def parse(self) -> list[Item]:
         return list(read_file(self.path, self.manifest))
 
 
 def parse_record(record: Record | SourceError) -> list[Item]:
-    """The items of a record (an error read before parsing is its own item)."""
-    return [record] if isinstance(record, SourceError) else record.parse()
+    """The items of a record (an error read before parsing is its own item).
+
+    A parser failing unexpectedly on one record gives that record's error, not a stop.
+    """
+    if isinstance(record, SourceError):
+        return [record]
+    try:
+        return record.parse()
+    except Exception as exc:
+        return [SourceError(record.origin, f"cannot parse: {type(exc).__name__}: {exc}")]
 
 
 def file_records(path: Path, manifest: Manifest) -> Iterator[Record | SourceError]:

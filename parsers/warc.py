@@ -82,13 +82,17 @@ class WarcRecord:
     content_type: str
     warc_date: str | None
 
+    @property
+    def origin(self) -> str:
+        return _origin(self.path, self.offset, self.uri)
+
     def parse(self) -> list[Article | SourceError]:
         """The article of the record's page (trafilatura), or the error that stops it."""
         return [_article(self)]
 
 
 def _article(record: WarcRecord) -> Article | SourceError:
-    origin = _origin(record.path, record.offset, record.uri)
+    origin = record.origin
     if len(record.body) > MAX_PAGE_BYTES:
         return SourceError(origin, f"page is over the {MAX_PAGE_BYTES} byte cap")
     try:
