@@ -62,19 +62,22 @@ def backfill_flow(
     include_undated: bool = False,
     restart: bool = False,
     concurrency: int | None = None,
+    workers: int | None = None,
     show_progress: bool = False,
     max_batches: int | None = None,
 ) -> BackfillSummary:
     """Backfill files and directories (text, HTML, JSON, JSONL, WARC) into the database.
 
     ``since`` is inclusive and ``until`` exclusive; ``restart`` ignores stored checkpoints;
-    ``max_batches`` stops after that many batches (as an interruption would).
+    ``max_batches`` stops after that many batches (as an interruption would); ``workers``
+    processes parse and tag the records (the ``workers`` setting when ``None``).
     """
     settings = load_settings(
         database_url=database_url,
         taxonomy=taxonomy,
         batch_size=batch_size,
         backfill_concurrency=concurrency,
+        workers=workers,
     )
     engine = prepare_database(settings.database_url, tagger_for(settings.taxonomy))
     flow_run = get_run_context().flow_run  # type: ignore[union-attr]

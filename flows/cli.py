@@ -122,6 +122,18 @@ def _write_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=256,
+        help="Processes that parse, extract and tag articles (default: one per CPU; 1: all in "
+        "this process); started only for inputs bigger than one batch [env: NEWSFLOW_WORKERS].",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
 def ingest(
     paths: Annotated[
@@ -149,6 +161,7 @@ def ingest(
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Articles per batch (task).")
     ] = None,
+    workers: WorkersOption = None,
     output: Annotated[DocFormat, typer.Option("--format", help="Summary format.")] = DocFormat.text,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
@@ -168,7 +181,9 @@ def ingest(
     from newsflow.settings import load_settings
 
     # Fail fast, before Prefect starts, on a bad database URL or taxonomy.
-    settings = load_settings(database_url=db, taxonomy=taxonomy, batch_size=batch_size)
+    settings = load_settings(
+        database_url=db, taxonomy=taxonomy, batch_size=batch_size, workers=workers
+    )
     prepare_database(settings.database_url, tagger_for(settings.taxonomy))
 
     from flows.runtime import configure_prefect
@@ -183,6 +198,7 @@ def ingest(
             database_url=settings.database_url,
             taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
             batch_size=settings.batch_size,
+            workers=settings.workers,
         )
     except DatabaseError as exc:
         raise DatabaseError(f"{exc}. {RERUN_HINT}") from None
@@ -888,9 +904,10 @@ def backfill(
     concurrency: Annotated[
         int | None,
         typer.Option(
-            min=1, max=64, help="Batches processed at once [env: NEWSFLOW_BACKFILL_CONCURRENCY]."
+            min=1, max=64, help="Batches stored at once [env: NEWSFLOW_BACKFILL_CONCURRENCY]."
         ),
     ] = None,
+    workers: WorkersOption = None,
     output: Annotated[DocFormat, typer.Option("--format", help="Summary format.")] = DocFormat.text,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
@@ -910,6 +927,7 @@ def backfill(
         taxonomy=taxonomy,
         batch_size=batch_size,
         backfill_concurrency=concurrency,
+        workers=workers,
     )
     prepare_database(settings.database_url, tagger_for(settings.taxonomy))  # fail fast
 
@@ -930,6 +948,7 @@ def backfill(
             include_undated=include_undated,
             restart=restart,
             concurrency=settings.backfill_concurrency,
+            workers=settings.workers,
             show_progress=output is DocFormat.text,
         )
     except KeyboardInterrupt:

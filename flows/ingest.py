@@ -69,9 +69,15 @@ def ingest_flow(
     database_url: str | None = None,
     taxonomy: str | None = None,
     batch_size: int | None = None,
+    workers: int | None = None,
 ) -> IngestSummary:
-    """Ingest files and directories (plain-text articles, JSONL dumps) into the database."""
-    settings = load_settings(database_url=database_url, taxonomy=taxonomy, batch_size=batch_size)
+    """Ingest files and directories (plain-text articles, JSONL dumps) into the database.
+
+    ``workers`` processes parse and tag the records (the ``workers`` setting when ``None``).
+    """
+    settings = load_settings(
+        database_url=database_url, taxonomy=taxonomy, batch_size=batch_size, workers=workers
+    )
     tagger = tagger_for(settings.taxonomy)
     engine = prepare_database(settings.database_url, tagger)
     flow_run = get_run_context().flow_run  # type: ignore[union-attr]
