@@ -15,7 +15,16 @@ subprocess of its own (so peak RSS is that run's alone):
    near-dup signature, tag, store) into a fresh SQLite database, timed per stage;
 3. **flow**: the Prefect flow as users run it: ``newsflow ingest PATH`` (``newsflow ingest
    --sources FILE`` for feeds, served from a loopback HTTP server), Prefect's start-up included;
-   start-up alone is the same command over an empty directory.
+   start-up alone is the same command over an empty directory. Modes ``flow-w1``/``flow-w2``
+   are the same with ``NEWSFLOW_WORKERS=1`` (everything in one process) and ``=2`` (parsing,
+   extraction, signing and tagging in two worker processes); ``served-w1``/``served-w2`` run
+   it against a Prefect server the script started once beforehand (``PREFECT_API_URL``), as
+   scheduled deployments run, so no temporary server starts with each run; their start-up is
+   measured the same way. ``flow`` alone means the default worker count (one per CPU).
+
+Peak memory: ``rss_mb`` is the largest single process (``ru_maxrss``: the CLI, or a worker if
+larger); ``tree_mb`` the peak sum over the command's process tree (the CLI, its workers, the
+temporary Prefect server), sampled from ``/proc`` every 0.2 s.
 
 Pages (``html``, ``warc``) go through trafilatura (10-20 ms a page) and feed entries through
 feedparser's sanitiser (~10 ms an entry), so they have sizes of their own (``--page-sizes``,
@@ -224,34 +233,144 @@ def stages(kind: str, directory: Path, db: Path, batch_size: int) -> dict[str, A
 # --- 3. the flow, as users run it ---------------------------------------------------------
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "NEWSFLOW_"))}
     env["PREFECT_HOME"] = str(home / ".prefect")
-    return env
+    return {**env, **(extra or {})}
 
 
-def run(command: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Run ``command``; its wall time, its peak RSS in MB and its output."""
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and its descendants, now (Linux ``/proc``)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+            except (OSError, ValueError):
+                continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    total = 0
+    for pid in tree:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total * os.sysconf("SC_PAGE_SIZE")
+
+
+class _TreeSampler(threading.Thread):
+    """The peak of :func:`_tree_rss` while a process runs."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            self.peak = max(self.peak, _tree_rss(self.pid))
+
+
+LAST_TREE_MB = [0.0]
+
+
+def run(
+    command: list[str], cwd: Path, extra_env: dict[str, str] | None = None
+) -> tuple[float, float, str]:
+    """Run ``command``; its wall time, its peak RSS in MB and its output.
+
+    The peak of its whole process tree is left in ``LAST_TREE_MB[0]``.
+    """
     started = time.perf_counter()
     proc = subprocess.Popen(
-        command, cwd=cwd, env=_env(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        command,
+        cwd=cwd,
+        env=_env(cwd, extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
+    sampler = _TreeSampler(proc.pid)
+    sampler.start()
     assert proc.stdout is not None
     output = proc.stdout.read().decode("utf-8", "replace")
+    sampler.done.set()
+    sampler.join()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.perf_counter() - started
     if proc.returncode not in (0,):
         raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}):\n{output[-3000:]}")
+    LAST_TREE_MB[0] = sampler.peak / 2**20
     return elapsed, usage.ru_maxrss / 1024, output
 
 
-def newsflow(args: list[str], cwd: Path) -> tuple[float, float, dict[str, Any]]:
+def newsflow(
+    args: list[str], cwd: Path, extra_env: dict[str, str] | None = None
+) -> tuple[float, float, dict[str, Any]]:
     seconds, rss, output = run(
-        [sys.executable, "-c", "from flows.cli import run; run()", *args, "--format", "json"], cwd
+        [sys.executable, "-c", "from flows.cli import run; run()", *args, "--format", "json"],
+        cwd,
+        extra_env,
     )
     summary, _ = json.JSONDecoder().raw_decode(output[output.index("{") :])
     return seconds, rss, summary
+
+
+def flow_env(mode: str, api_url: str | None) -> dict[str, str]:
+    """The environment of a flow mode: ``flow``, ``flow-w2``, ``served-w1``..."""
+    env: dict[str, str] = {}
+    kind, _, workers = mode.partition("-w")
+    if workers:
+        env["NEWSFLOW_WORKERS"] = workers
+    if kind == "served":
+        assert api_url is not None
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+class PrefectServer:
+    """A Prefect server running beside the measured commands (as for scheduled deployments)."""
+
+    def __init__(self, work: Path) -> None:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.api_url = f"http://127.0.0.1:{port}/api"
+        env = _env(work, {"PREFECT_UI_ENABLED": "0", "PREFECT_SERVER_ANALYTICS_ENABLED": "0"})
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "uvicorn", "--factory"),
+                "prefect.server.api.server:create_app",
+                *("--host", "127.0.0.1", "--port", str(port), "--log-level", "critical"),
+            ],
+            cwd=work,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import httpx
+
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise SystemExit("the Prefect server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -259,14 +378,27 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-def flow(kind: str, directory: Path, db: Path, batch_size: int, work: Path) -> dict[str, Any]:
+def flow(
+    kind: str,
+    directory: Path,
+    db: Path,
+    batch_size: int,
+    work: Path,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     url = f"sqlite:///{db}"
     if kind != "feed":
         target = directory / "articles.jsonl" if kind == "jsonl" else directory
         seconds, rss, out = newsflow(
-            ["ingest", str(target), "--db", url, "--batch-size", str(batch_size)], work
+            ["ingest", str(target), "--db", url, "--batch-size", str(batch_size)], work, env
         )
-        return {"seconds": seconds, "rss_mb": rss, "new": out["new"], "read": out["read"]}
+        return {
+            "seconds": seconds,
+            "rss_mb": rss,
+            "tree_mb": LAST_TREE_MB[0],
+            "new": out["new"],
+            "read": out["read"],
+        }
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(directory)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -281,10 +413,16 @@ def flow(kind: str, directory: Path, db: Path, batch_size: int, work: Path) -> d
             ),
             encoding="utf-8",
         )
-        seconds, rss, out = newsflow(["ingest", "--sources", str(sources), "--db", url], work)
+        seconds, rss, out = newsflow(["ingest", "--sources", str(sources), "--db", url], work, env)
     finally:
         server.shutdown()
-    return {"seconds": seconds, "rss_mb": rss, "new": out["new"], "read": out["read"]}
+    return {
+        "seconds": seconds,
+        "rss_mb": rss,
+        "tree_mb": LAST_TREE_MB[0],
+        "new": out["new"],
+        "read": out["read"],
+    }
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -313,6 +451,7 @@ def worker(
     )
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     result["rss_mb"] = rss
+    result["tree_mb"] = LAST_TREE_MB[0]
     result["process_seconds"] = seconds
     return result
 
@@ -324,7 +463,11 @@ def main() -> None:
     parser.add_argument("--page-sizes", default="1000,4000", help="sizes for html and warc")
     parser.add_argument("--kinds", default="jsonl,feed,html,warc")
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--modes", default="bare,stages,flow")
+    parser.add_argument(
+        "--modes",
+        default="bare,stages,flow-w1,flow-w2,served-w1,served-w2",
+        help="bare, stages, flow[-wN] (temporary Prefect server), served[-wN] (running server)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
     parser.add_argument("--worker", choices=["bare", "stages"], help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
@@ -337,6 +480,7 @@ def main() -> None:
     kinds = args.kinds.split(",")
     modes = args.modes.split(",")
     results: list[dict[str, Any]] = []
+    load = {"before": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp:
         work = Path(tmp)
         # The first run in a fresh PREFECT_HOME also creates Prefect's own database: do it
@@ -344,38 +488,59 @@ def main() -> None:
         empty = work / "empty"
         empty.mkdir()
         newsflow(["ingest", str(ROOT / "seeds"), "--db", f"sqlite:///{work / 'warm.db'}"], work)
-        startup, startup_rss, _ = newsflow(
-            ["ingest", str(empty), "--db", f"sqlite:///{work / 'startup.db'}"], work
-        )
-        print(f"start-up: {startup:.1f} s, {startup_rss:.0f} MB", flush=True)
-        for kind in kinds:
-            sizes = {"feed": args.feed_sizes, "jsonl": args.sizes}.get(kind, args.page_sizes)
-            for n in (int(s) for s in sizes.split(",") if s):
-                t0 = time.perf_counter()
-                directory = corpus.corpus(kind, n)
-                made = time.perf_counter() - t0
-                row: dict[str, Any] = {
-                    "kind": kind,
-                    "n": n,
-                    "mb": corpus.size_mb(directory),
-                    "generated_s": made,
-                }
-                for mode in modes:
-                    db = work / f"{mode}-{kind}-{n}.db"
-                    if mode == "flow":
-                        row[mode] = flow(kind, directory, db, args.batch_size, work)
-                    else:
-                        row[mode] = worker(mode, kind, directory, db, args.batch_size, work)
-                    print(kind, n, mode, json.dumps(row[mode]), flush=True)
-                    db.unlink(missing_ok=True)
-                results.append(row)
-    report = markdown(results, startup, startup_rss, args)
+        server = PrefectServer(work) if any(m.startswith("served") for m in modes) else None
+        api_url = server.api_url if server else None
+        startup: dict[str, tuple[float, float]] = {}
+        try:
+            for prefix in sorted(
+                {m.split("-")[0] for m in modes if m.startswith(("flow", "served"))}
+            ):
+                env = flow_env(prefix, api_url)
+                seconds, rss, _ = newsflow(
+                    ["ingest", str(empty), "--db", f"sqlite:///{work / 'startup.db'}"], work, env
+                )
+                startup[prefix] = (seconds, rss)
+                print(f"start-up ({prefix}): {seconds:.1f} s, {rss:.0f} MB", flush=True)
+            for kind in kinds:
+                sizes = {"feed": args.feed_sizes, "jsonl": args.sizes}.get(kind, args.page_sizes)
+                for n in (int(s) for s in sizes.split(",") if s):
+                    t0 = time.perf_counter()
+                    directory = corpus.corpus(kind, n)
+                    made = time.perf_counter() - t0
+                    row: dict[str, Any] = {
+                        "kind": kind,
+                        "n": n,
+                        "mb": corpus.size_mb(directory),
+                        "generated_s": made,
+                    }
+                    for mode in modes:
+                        db = work / f"{mode}-{kind}-{n}.db"
+                        if mode.startswith(("flow", "served")):
+                            env = flow_env(mode, api_url)
+                            row[mode] = flow(kind, directory, db, args.batch_size, work, env)
+                        else:
+                            row[mode] = worker(mode, kind, directory, db, args.batch_size, work)
+                        row[mode]["load"] = os.getloadavg()[0]
+                        print(kind, n, mode, json.dumps(row[mode]), flush=True)
+                        db.unlink(missing_ok=True)
+                    results.append(row)
+        finally:
+            if server:
+                server.stop()
+    load["after"] = os.getloadavg()
+    report = markdown(results, startup, load, modes, args)
     args.out.write_text(report, encoding="utf-8")
     (args.out.with_suffix(".json")).write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(report)
 
 
-def markdown(results: list[dict[str, Any]], startup: float, startup_rss: float, args: Any) -> str:
+def markdown(
+    results: list[dict[str, Any]],
+    startup: dict[str, tuple[float, float]],
+    load: dict[str, tuple[float, float, float]],
+    modes: list[str],
+    args: Any,
+) -> str:
     command = "python bench/bench_pipeline.py " + " ".join(
         f"--{k.replace('_', '-')} {v}"
         for k, v in (
@@ -384,67 +549,111 @@ def markdown(results: list[dict[str, Any]], startup: float, startup_rss: float, 
             ("page_sizes", args.page_sizes),
             ("kinds", args.kinds),
             ("batch_size", args.batch_size),
+            ("modes", args.modes),
         )
     )
+
+    def fmt(x: float | None, spec: str = ".1f") -> str:
+        return "" if x is None else format(x, spec)
+
+    def loads(values: tuple[float, ...]) -> str:
+        return " / ".join(f"{v:.1f}" for v in values)
+
     lines = [
         "# Ingestion benchmark",
         "",
-        f"Produced by `{command}` on {time.strftime('%Y-%m-%d', time.gmtime())}: "
-        f"Python {sys.version.split()[0]}, {os.cpu_count()} cores (shared with other work, so "
-        "absolute times are noisy; every ratio compares runs of the same invocation).",
+        f"Produced by `{command}` on {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC: "
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} cores. Load average (1/5/15 min) "
+        f"{loads(load['before'])} before, {loads(load['after'])} after (the cores are shared "
+        "with other work: absolute times are noisy; every ratio compares runs of the same "
+        "invocation).",
         "",
-        f"Prefect start-up (`newsflow ingest` of an empty directory): {startup:.1f} s, "
-        f"peak RSS {startup_rss:.0f} MB.",
+        "Start-up (`newsflow ingest` of an empty directory): "
+        + "; ".join(
+            f"{name} {sec:.1f} s, peak RSS {rss:.0f} MB" for name, (sec, rss) in startup.items()
+        )
+        + ".",
         "",
-        "| input | articles | MB | bare s | bare art/s | stages s | flow s | flow − start-up s "
-        "| flow / bare | flow / stages | new / copies (stages) | new (flow) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    flows = [m for m in modes if m.startswith(("flow", "served"))]
+    head = "| input | articles | MB | bare s |" + "".join(
+        f" {m} s | {m} / bare |" for m in ["stages", *flows] if m in modes
+    )
+    lines += [head, "|---|---|---|---|" + "---|---|" * (head.count("/ bare"))]
+    for r in results:
+        bs = r.get("bare", {}).get("seconds")
+        cells = [f"| {r['kind']} | {r['n']:,} | {r['mb']:.0f} | {fmt(bs)} |"]
+        for m in ["stages", *flows]:
+            if m not in modes:
+                continue
+            sec = r.get(m, {}).get("seconds")
+            cells.append(f" {fmt(sec)} | {fmt(sec / bs if sec and bs else None, '.2f')}x |")
+        lines.append("".join(cells))
+    if flows:
+        lines += [
+            "",
+            "The flow without its start-up (flow s − the same mode's start-up s), against bare:",
+            "",
+            "| input | articles |" + "".join(f" {m} − start-up s | / bare |" for m in flows),
+            "|---|---|" + "---|---|" * len(flows),
+        ]
+        for r in results:
+            bs = r.get("bare", {}).get("seconds")
+            cells = [f"| {r['kind']} | {r['n']:,} |"]
+            for m in flows:
+                sec = r.get(m, {}).get("seconds")
+                up = startup.get(m.split("-")[0], (0.0, 0.0))[0]
+                net = sec - up if sec else None
+                cells.append(f" {fmt(net)} | {fmt(net / bs if net and bs else None, '.2f')}x |")
+            lines.append("".join(cells))
+    if "stages" in modes:
+        lines += [
+            "",
+            "Per-stage time of newsflow's plain functions in one process (seconds, share):",
+            "",
+            "| input | articles | parse | extract | dedup keys | tag | store |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in results:
+            st = r.get("stages", {}).get("stages")
+            if not st:
+                continue
+            total = sum(st.values()) or 1.0
+            shares = " | ".join(
+                f"{st[k]:.1f} ({st[k] / total:.0%})"
+                for k in ("parse", "extract", "dedup", "tag", "store")
+            )
+            lines.append(f"| {r['kind']} | {r['n']:,} | {shares} |")
+    lines += [
+        "",
+        "Peak memory (MB): largest single process / sum over the process tree (CLI, workers, "
+        "temporary Prefect server); the load average (1 min) when each run ended.",
+        "",
+        "| input | articles |" + "".join(f" {m} |" for m in modes),
+        "|---|---|" + "---|" * len(modes),
     ]
     for r in results:
-        b, s, f = r.get("bare", {}), r.get("stages", {}), r.get("flow", {})
-        bs, ss, fs = b.get("seconds"), s.get("seconds"), f.get("seconds")
-
-        def fmt(x: float | None, spec: str = ".1f") -> str:
-            return "" if x is None else format(x, spec)
-
         lines.append(
-            f"| {r['kind']} | {r['n']:,} | {r['mb']:.0f} | {fmt(bs)} | "
-            f"{fmt(r['n'] / bs if bs else None, ',.0f')} | {fmt(ss)} | {fmt(fs)} | "
-            f"{fmt(fs - startup if fs else None)} | "
-            f"{fmt(fs / bs if fs and bs else None, '.2f')}x | "
-            f"{fmt(fs / ss if fs and ss else None, '.2f')}x | "
-            f"{s.get('new', '')} / {s.get('duplicates', '')} | {f.get('new', '')} |"
+            f"| {r['kind']} | {r['n']:,} |"
+            + "".join(
+                f" {r.get(m, {}).get('rss_mb', 0):.0f} / {r.get(m, {}).get('tree_mb', 0):.0f}"
+                f" (load {r.get(m, {}).get('load', 0):.1f}) |"
+                for m in modes
+            )
         )
     lines += [
         "",
-        "Per-stage time of newsflow's plain functions (seconds, share of the stages' total):",
-        "",
-        "| input | articles | parse | extract | dedup keys | tag | store |",
-        "|---|---|---|---|---|---|---|",
+        "Stored (new / read): "
+        + "; ".join(
+            f"{r['kind']} {r['n']:,}: "
+            + ", ".join(
+                f"{m} {r[m].get('new', '')} / {r[m].get('read', r[m].get('articles', ''))}"
+                for m in modes
+                if m in r and m != "bare"
+            )
+            for r in results
+        ),
     ]
-    for r in results:
-        st = r.get("stages", {}).get("stages")
-        if not st:
-            continue
-        total = sum(st.values()) or 1.0
-        cells = " | ".join(
-            f"{st[k]:.1f} ({st[k] / total:.0%})"
-            for k in ("parse", "extract", "dedup", "tag", "store")
-        )
-        lines.append(f"| {r['kind']} | {r['n']:,} | {cells} |")
-    lines += [
-        "",
-        "Peak RSS of each process (MB): flat as the input grows means streaming works.",
-        "",
-        "| input | articles | bare | stages | flow |",
-        "|---|---|---|---|---|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r['kind']} | {r['n']:,} | "
-            + " | ".join(f"{r.get(m, {}).get('rss_mb', 0):.0f}" for m in ("bare", "stages", "flow"))
-            + " |"
-        )
     return "\n".join(lines) + "\n"
 
 

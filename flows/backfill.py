@@ -1,7 +1,9 @@
 """The backfill flow: history from files, trees, dumps and WARC archives, resumable.
 
-Each batch is one ``ingest-batch`` task (the ingest flow's); at most ``backfill_concurrency``
-run at a time. See :mod:`newsflow.backfill` for checkpoints and resuming.
+Records are parsed and processed in ``workers`` processes (see :mod:`newsflow.parallel`); each
+batch is stored by one ``store-batch`` task (the ingest flow's); at most
+``backfill_concurrency`` run at a time. See :mod:`newsflow.backfill` for checkpoints and
+resuming.
 """
 
 from __future__ import annotations
@@ -13,22 +15,22 @@ from datetime import datetime
 from prefect import flow
 from prefect.context import get_run_context
 
-from flows.ingest import ingest_batch_task
+from flows.ingest import quoted, store_batch_task
 from flows.progress import progress_bar
 from flows.reporting import emit_article_events, publish_run_report, source_counts
-from newsflow.article import Article
+from newsflow.article import ProcessedArticle
 from newsflow.backfill import (
     BackfillSummary,
     DateWindow,
-    Item,
     Pending,
+    Stored,
     plan_backfill,
     run_backfill,
     total_bytes,
 )
 from newsflow.errors import DatabaseError
 from newsflow.escape import markdown_cell
-from newsflow.pipeline import prepare_database, tagger_for
+from newsflow.pipeline import Preparer, neardup_config, prepare_database, tagger_for
 from newsflow.settings import load_settings
 from storage import repository
 from storage.db import describe
@@ -60,19 +62,22 @@ def backfill_flow(
     include_undated: bool = False,
     restart: bool = False,
     concurrency: int | None = None,
+    workers: int | None = None,
     show_progress: bool = False,
     max_batches: int | None = None,
 ) -> BackfillSummary:
     """Backfill files and directories (text, HTML, JSON, JSONL, WARC) into the database.
 
     ``since`` is inclusive and ``until`` exclusive; ``restart`` ignores stored checkpoints;
-    ``max_batches`` stops after that many batches (as an interruption would).
+    ``max_batches`` stops after that many batches (as an interruption would); ``workers``
+    processes parse and tag the records (the ``workers`` setting when ``None``).
     """
     settings = load_settings(
         database_url=database_url,
         taxonomy=taxonomy,
         batch_size=batch_size,
         backfill_concurrency=concurrency,
+        workers=workers,
     )
     engine = prepare_database(settings.database_url, tagger_for(settings.taxonomy))
     flow_run = get_run_context().flow_run  # type: ignore[union-attr]
@@ -85,11 +90,12 @@ def backfill_flow(
     )
 
     read_by_source: Counter[str] = Counter()
+    near = neardup_config(settings)
 
-    def submit(items: list[Item]) -> Pending:
-        read_by_source.update(i.source for i in items if isinstance(i, Article))
-        future: Pending = ingest_batch_task.submit(
-            items, settings.database_url, settings.taxonomy, run_id
+    def submit(items: list[Stored]) -> Pending:
+        read_by_source.update(i.article.source for i in items if isinstance(i, ProcessedArticle))
+        future: Pending = store_batch_task.submit(
+            quoted(items), settings.database_url, run_id, near
         )
         return future
 
@@ -101,8 +107,10 @@ def backfill_flow(
                 submit,
                 summary,
                 engine=engine,
+                preparer=Preparer(settings.taxonomy, near),
                 batch_size=settings.batch_size,
                 concurrency=settings.backfill_concurrency,
+                workers=settings.worker_count,
                 advance=advance,
                 max_batches=max_batches,
             )

@@ -173,6 +173,18 @@ def _write_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=256,
+        help="Processes that parse, extract and tag articles (default: one per CPU; 1: all in "
+        "this process); started only for inputs bigger than one batch [env: NEWSFLOW_WORKERS].",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
 def ingest(
     paths: Annotated[
@@ -200,6 +212,7 @@ def ingest(
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Articles per batch (task).")
     ] = None,
+    workers: WorkersOption = None,
     output: Annotated[DocFormat, typer.Option("--format", help="Summary format.")] = DocFormat.text,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
@@ -219,7 +232,9 @@ def ingest(
     from newsflow.settings import load_settings
 
     # Fail fast, before Prefect starts, on a bad database URL or taxonomy.
-    settings = load_settings(database_url=db, taxonomy=taxonomy, batch_size=batch_size)
+    settings = load_settings(
+        database_url=db, taxonomy=taxonomy, batch_size=batch_size, workers=workers
+    )
     prepare_database(settings.database_url, tagger_for(settings.taxonomy))
 
     started = time.monotonic()
@@ -232,6 +247,7 @@ def ingest(
                 database_url=settings.database_url,
                 taxonomy=str(settings.taxonomy) if settings.taxonomy else None,
                 batch_size=settings.batch_size,
+                workers=settings.workers,
             )
     except DatabaseError as exc:
         raise DatabaseError(f"{exc}. {RERUN_HINT}") from None
@@ -954,9 +970,10 @@ def backfill(
     concurrency: Annotated[
         int | None,
         typer.Option(
-            min=1, max=64, help="Batches processed at once [env: NEWSFLOW_BACKFILL_CONCURRENCY]."
+            min=1, max=64, help="Batches stored at once [env: NEWSFLOW_BACKFILL_CONCURRENCY]."
         ),
     ] = None,
+    workers: WorkersOption = None,
     output: Annotated[DocFormat, typer.Option("--format", help="Summary format.")] = DocFormat.text,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
@@ -976,6 +993,7 @@ def backfill(
         taxonomy=taxonomy,
         batch_size=batch_size,
         backfill_concurrency=concurrency,
+        workers=workers,
     )
     prepare_database(settings.database_url, tagger_for(settings.taxonomy))  # fail fast
 
@@ -994,6 +1012,7 @@ def backfill(
                 include_undated=include_undated,
                 restart=restart,
                 concurrency=settings.backfill_concurrency,
+                workers=settings.workers,
                 show_progress=output is DocFormat.text,
             )
     except KeyboardInterrupt:

@@ -6,9 +6,12 @@ Plain functions; ``flows/backfill.py`` runs them as the Prefect flow ``backfill`
   (``backfill_checkpoints``): a file is known by its resolved path, and the checkpoint applies
   while its size and modification time are unchanged (a changed file is read again from the
   start; the store being idempotent, what was already stored stays as it is).
-- :func:`run_backfill` reads the files in order, drops articles outside the date window, cuts
-  the rest into batches and hands each batch to ``submit`` (the ``ingest-batch`` task, or the
-  plain :func:`newsflow.pipeline.ingest_batch`); at most ``concurrency`` batches are in flight.
+- :func:`run_backfill` reads the files' records in order and has a
+  :class:`~newsflow.pipeline.Preparer` parse and process each (in ``workers`` processes, see
+  :mod:`newsflow.parallel`; their results come back in reading order), drops articles outside
+  the date window, cuts the rest into batches and hands each batch to ``submit`` (the
+  ``store-batch`` task, or the plain :func:`newsflow.pipeline.store_prepared`); at most
+  ``concurrency`` batches are in flight.
   Batches are settled in the order they were read, and only then is each file's checkpoint
   advanced to the last record of that batch, so a checkpoint never runs ahead of what is
   committed. An interrupted backfill (Ctrl-C, a killed process) resumes after the last
@@ -26,20 +29,25 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from sqlalchemy import Engine
 
 import parsers
-from newsflow.article import Article
+from newsflow.article import Article, ProcessedArticle
 from newsflow.errors import SourceError
-from parsers.jsonl import iter_jsonl_lines
+from newsflow.parallel import WorkerPool
+from newsflow.pipeline import Prepared, Preparer, Skipped
+from parsers import Record
+from parsers.jsonl import iter_jsonl_raw
 from parsers.manifest import Manifest
-from parsers.warc import is_warc, iter_warc_records
+from parsers.warc import is_warc, iter_warc_raw
 from storage.checkpoints import Checkpoint, load_checkpoints, save_checkpoints
 from storage.repository import BatchResult
 
 Item = Article | SourceError
+Stored = ProcessedArticle | SourceError
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -148,25 +156,45 @@ def plan_backfill(
     return plan
 
 
-def read_input_file(file: InputFile) -> Iterator[tuple[Item, Checkpoint]]:
-    """The items of ``file`` after its checkpoint, each with the checkpoint it completes."""
+def read_input_records(file: InputFile) -> Iterator[tuple[Record | SourceError, Checkpoint | None]]:
+    """The records of ``file`` after its checkpoint, unparsed, each with the checkpoint it
+    completes: WARC records and JSONL lines resume at a byte offset; another file is one
+    record (``None``: its items are counted once parsed, see :func:`read_input_file`)."""
     start = file.start
     if file.kind == "warc":
         count = start.records if start else 0
         resume = start.position if start else None
-        for item, offset in iter_warc_records(file.path, resume_after=resume):
+        for record, offset in iter_warc_raw(file.path, resume_after=resume):
             count += 1
-            yield item, Checkpoint(file.key, file.fingerprint, count, offset)
+            yield record, Checkpoint(file.key, file.fingerprint, count, offset)
     elif file.kind == "jsonl":
         lines = (start.records, start.position) if start and start.position is not None else None
         source = file.manifest.defaults.get("source") or file.path.stem
-        for item, line, offset in iter_jsonl_lines(file.path, source=source, resume_after=lines):
-            yield item, Checkpoint(file.key, file.fingerprint, line, offset)
+        for line, number, offset in iter_jsonl_raw(file.path, source=source, resume_after=lines):
+            yield line, Checkpoint(file.key, file.fingerprint, number, offset)
     else:
-        skip = start.records if start else 0
-        for number, item in enumerate(parsers.read_file(file.path, file.manifest), start=1):
-            if number > skip:
-                yield item, Checkpoint(file.key, file.fingerprint, number, None)
+        yield from ((record, None) for record in parsers.file_records(file.path, file.manifest))
+
+
+def _item_marks(
+    file: InputFile, items: list[T], mark: Checkpoint | None, count: list[int]
+) -> Iterator[tuple[T, Checkpoint]]:
+    """The items of one record with their checkpoints; for a file read whole, each item is
+    numbered (``count`` holds the file's running count) and those committed before skipped."""
+    for item in items:
+        if mark is not None:
+            yield item, mark
+            continue
+        count[0] += 1
+        if count[0] > (file.start.records if file.start else 0):
+            yield item, Checkpoint(file.key, file.fingerprint, count[0], None)
+
+
+def read_input_file(file: InputFile) -> Iterator[tuple[Item, Checkpoint]]:
+    """The items of ``file`` after its checkpoint, each with the checkpoint it completes."""
+    count = [0]
+    for record, mark in read_input_records(file):
+        yield from _item_marks(file, parsers.parse_record(record), mark, count)
 
 
 @dataclass
@@ -269,7 +297,7 @@ class Done:
         return self.value
 
 
-Submit = Callable[[list[Item]], Pending]
+Submit = Callable[[list[Stored]], Pending]
 
 
 @dataclass
@@ -281,19 +309,56 @@ class _Batch:
     progress: int
 
 
+@dataclass(frozen=True)
+class _PrepareOrPass:
+    """The preparer, with ``None`` (a marker in the stream, no work) prepared as nothing."""
+
+    preparer: Preparer
+
+    def __call__(self, record: Record | SourceError | None) -> list[Prepared]:
+        return [] if record is None else self.preparer(record)
+
+
+@dataclass(frozen=True)
+class _Event:
+    """Where the reader is: an input or a file starts or ends, or a record was read."""
+
+    kind: Literal["input", "input-end", "file", "file-end", "record"]
+    planned: PlannedInput
+    file: InputFile | None = None
+    mark: Checkpoint | None = None
+
+
+def _stream(plan: list[PlannedInput]) -> Iterator[tuple[Record | SourceError | None, _Event]]:
+    for planned in plan:
+        yield None, _Event("input", planned)
+        for file in planned.files:
+            yield None, _Event("file", planned, file)
+            if file.completed:
+                continue
+            for record, mark in read_input_records(file):
+                yield record, _Event("record", planned, file, mark)
+            yield None, _Event("file-end", planned, file)
+        yield None, _Event("input-end", planned)
+
+
 def run_backfill(
     plan: list[PlannedInput],
     submit: Submit,
     summary: BackfillSummary,
     *,
     engine: Engine,
+    preparer: Preparer,
     batch_size: int,
     concurrency: int = 2,
+    workers: int = 1,
     advance: Callable[[int], None] = lambda _: None,
     max_batches: int | None = None,
 ) -> BackfillSummary:
     """Read every planned file and store it batch by batch (see the module's description).
 
+    ``preparer`` parses and processes the records (``summary.window`` decides which articles
+    are kept), in ``workers`` processes when there is more than a batch of records.
     ``advance`` is told how many input bytes each settled batch covered (for a progress bar).
     ``max_batches`` stops after that many batches, as an interruption would: their records
     are stored and checkpointed, and nothing after them.
@@ -315,7 +380,7 @@ def run_backfill(
                 in_flight.clear()  # no checkpoint may pass a batch that failed
                 raise
 
-    items: list[Item] = []
+    items: list[Stored] = []
     marks: dict[str, Checkpoint] = {}
     progress = 0
 
@@ -332,41 +397,58 @@ def run_backfill(
         drain(concurrency)
         return max_batches is None or summary.batches < max_batches
 
+    window = summary.window
+    prepare = _PrepareOrPass(
+        dataclasses.replace(preparer, admit=window.admits if window.active else None)
+    )
+    pool: WorkerPool[Record | SourceError | None, list[Prepared]] = WorkerPool(
+        prepare,
+        workers,
+        start_after=batch_size,
+        initializer=prepare.preparer.warm_up,
+    )
+    report = InputReport("")
+    done_bytes, whole_file_failed, count = 0, False, [0]
+    last: Checkpoint | None = None
     try:
-        for planned in plan:
-            report = InputReport(planned.name, files=len(planned.files))
-            summary.inputs.append(report)
-            items.extend(planned.errors)
-            for file in planned.files:
-                if file.completed:
-                    report.files_complete_before += 1
-                    continue
-                if file.start is not None:
-                    report.files_resumed += 1
-                done_bytes = (file.start.position or 0) if file.start else 0
-                whole_file_failed = False
-                last: Checkpoint | None = file.start
-                for item, mark in read_input_file(file):
-                    if isinstance(item, Article) and not summary.window.admits(item):
-                        report.skipped_by_date += 1
-                    else:
-                        items.append(item)
-                        if isinstance(item, SourceError) and item.origin == str(file.path):
-                            whole_file_failed = True  # not marked complete: tried again
-                    marks[file.key] = last = mark
-                    if mark.position is not None and mark.position > done_bytes:
-                        progress += mark.position - done_bytes
-                        done_bytes = mark.position
-                    if len(items) >= batch_size and not flush(report):
+        with pool:
+            for results, event in pool.map_keyed(_stream(plan)):
+                file = event.file
+                if event.kind == "input":
+                    report = InputReport(event.planned.name, files=len(event.planned.files))
+                    summary.inputs.append(report)
+                    items.extend(event.planned.errors)
+                elif event.kind == "input-end":
+                    if not flush(report) and event.planned is not plan[-1]:
                         summary.stopped = True
                         return summary
-                progress += max(file.size - done_bytes, 0)
-                if not whole_file_failed:
-                    base = last or Checkpoint(file.key, file.fingerprint)
-                    marks[file.key] = dataclasses.replace(base, completed=True)
-            if not flush(report) and planned is not plan[-1]:
-                summary.stopped = True
-                return summary
+                elif event.kind == "file" and file is not None:
+                    if file.completed:
+                        report.files_complete_before += 1
+                    elif file.start is not None:
+                        report.files_resumed += 1
+                    done_bytes = (file.start.position or 0) if file.start else 0
+                    whole_file_failed, count, last = False, [0], file.start
+                elif event.kind == "file-end" and file is not None:
+                    progress += max(file.size - done_bytes, 0)
+                    if not whole_file_failed:
+                        base = last or Checkpoint(file.key, file.fingerprint)
+                        marks[file.key] = dataclasses.replace(base, completed=True)
+                elif event.kind == "record" and file is not None:
+                    for item, mark in _item_marks(file, results, event.mark, count):
+                        if isinstance(item, Skipped):
+                            report.skipped_by_date += 1
+                        else:
+                            items.append(item)
+                            if isinstance(item, SourceError) and item.origin == str(file.path):
+                                whole_file_failed = True  # not marked complete: tried again
+                        marks[file.key] = last = mark
+                        if mark.position is not None and mark.position > done_bytes:
+                            progress += mark.position - done_bytes
+                            done_bytes = mark.position
+                        if len(items) >= batch_size and not flush(report):
+                            summary.stopped = True
+                            return summary
         return summary
     finally:
         drain(0)

@@ -1,5 +1,7 @@
 """Errors newsflow raises on purpose, each with a message meant for the person at the terminal."""
 
+from __future__ import annotations
+
 
 class NewsflowError(Exception):
     """Base class: anything the CLI reports as a one-line error."""
@@ -19,6 +21,10 @@ class SourceError(NewsflowError):
         super().__init__(f"{origin}: {message}")
         self.origin = origin
         self.message = message
+
+    def __reduce__(self) -> tuple[type[SourceError], tuple[str, str]]:
+        # Picklable (errors come back from worker processes): rebuilt from both arguments.
+        return type(self), (self.origin, self.message)
 
 
 class DatabaseError(NewsflowError):

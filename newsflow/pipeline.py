@@ -1,20 +1,29 @@
 """The ingestion steps as plain functions; ``flows/`` wraps them in Prefect tasks and flows.
 
 read (parsers) → process (dedup keys, tags) → store (storage), one batch at a time.
+
+:class:`Preparer` is the per-record CPU work in one picklable function: parse a record read by
+:func:`parsers.iter_records`, then :func:`process` its articles. The flows map it over the
+records with :mod:`newsflow.parallel` (in worker processes, or in this one) and store what it
+returns with :func:`store_prepared`; :func:`ingest_batch` is the same two steps for articles
+already parsed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+import parsers
 from newsflow.article import Article, ProcessedArticle, Tag
 from newsflow.errors import SourceError
+from newsflow.parallel import WorkerPool
 from newsflow.settings import Settings, load_settings
+from parsers import Record, parse_record
 from processing.dedup import content_hash
 from processing.neardup import NearDupConfig, signature
 from processing.tagger import Tagger
@@ -77,6 +86,89 @@ def prepare_database(database_url: str, tagger: Tagger) -> Engine:
     return engine
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An article left out by the caller's filter (a backfill's date window); not stored."""
+
+    article: Article
+
+
+Prepared = ProcessedArticle | SourceError | Skipped
+
+
+@dataclass(frozen=True)
+class Preparer:
+    """Parse a record and process its articles: the CPU work of ingestion, picklable.
+
+    The tagger is built once per process (:func:`tagger_for` is cached). ``admit``, when
+    given, is asked about each article first: those it refuses come back as :class:`Skipped`,
+    unprocessed. Errors stay values: a record that cannot be read is its own error.
+    """
+
+    taxonomy: Path | None
+    near: NearDupConfig
+    admit: Callable[[Article], bool] | None = None
+
+    def __call__(self, record: Record | SourceError) -> list[Prepared]:
+        tagger = tagger_for(self.taxonomy)
+        out: list[Prepared] = []
+        for item in parse_record(record):
+            if isinstance(item, SourceError):
+                out.append(item)
+            elif self.admit is not None and not self.admit(item):
+                out.append(Skipped(item))
+            else:
+                out.extend(process([item], tagger, self.near))
+        return out
+
+    def warm_up(self) -> None:
+        """Load the taxonomy and the page extractor now (a worker process's start)."""
+        import trafilatura  # noqa: F401  (its import is most of a worker's start-up)
+
+        tagger_for(self.taxonomy)
+
+
+def prepare_batches(
+    records: Iterable[Record | SourceError],
+    preparer: Preparer,
+    *,
+    workers: int,
+    batch_size: int,
+) -> Generator[list[ProcessedArticle | SourceError], None, None]:
+    """Batches of ``batch_size`` prepared items (articles and errors), in reading order.
+
+    The records are prepared in ``workers`` processes once there are more than a batch of
+    them (:class:`newsflow.parallel.WorkerPool`), in this process otherwise; the workers keep
+    about two batches ahead of the consumer. Close the generator (``contextlib.closing``) to
+    stop the workers early.
+    """
+    with WorkerPool(
+        preparer, workers, start_after=batch_size, initializer=preparer.warm_up
+    ) as pool:
+        items = (
+            item for result in pool.map(records) for item in result if not isinstance(item, Skipped)
+        )
+        yield from parsers.batched(items, batch_size)
+
+
+def store_prepared(
+    items: Sequence[ProcessedArticle | SourceError],
+    engine: Engine,
+    run_id: int | None,
+    near: NearDupConfig | None = None,
+) -> BatchResult:
+    """Store one batch of processed articles (one transaction) and record its errors."""
+    near = near or neardup_config()
+    errors = [item for item in items if isinstance(item, SourceError)]
+    processed = [item for item in items if isinstance(item, ProcessedArticle)]
+    # A locked or unreachable database is waited for (db_retry_seconds), then the batch fails
+    # whole: nothing of it is stored and the next run stores it.
+    with_retry(engine, lambda: repository.record_errors(engine, run_id, errors))
+    result = with_retry(engine, lambda: repository.store_batch(engine, processed, near))
+    result.errors += len(errors)
+    return result
+
+
 def ingest_batch(
     items: Sequence[Article | SourceError],
     engine: Engine,
@@ -89,15 +181,10 @@ def ingest_batch(
     ``near`` is the near-duplicate configuration; ``None`` reads it from the settings.
     """
     near = near or neardup_config()
-    errors = [item for item in items if isinstance(item, SourceError)]
-    articles = [item for item in items if isinstance(item, Article)]
-    processed = process(articles, tagger, near)
-    # A locked or unreachable database is waited for (db_retry_seconds), then the batch fails
-    # whole: nothing of it is stored and the next run stores it.
-    with_retry(engine, lambda: repository.record_errors(engine, run_id, errors))
-    result = with_retry(engine, lambda: repository.store_batch(engine, processed, near))
-    result.errors += len(errors)
-    return result
+    processed: list[ProcessedArticle | SourceError] = []
+    for item in items:
+        processed.extend([item] if isinstance(item, SourceError) else process([item], tagger, near))
+    return store_prepared(processed, engine, run_id, near)
 
 
 @dataclass

@@ -61,7 +61,15 @@ class Settings(BaseSettings):
         "manifest.yaml", description="Per-directory file with metadata for plain-text articles."
     )
     backfill_concurrency: int = Field(
-        2, ge=1, le=64, description="Batches a backfill processes at the same time."
+        2, ge=1, le=64, description="Batches a backfill stores at the same time."
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="Processes that parse, extract, sign and tag articles during ingest and "
+        "backfill (unset: one per CPU; 1: all in the main process). The pool starts only "
+        "when an input has more than one batch of records.",
     )
     # Near-duplicate detection (processing/neardup.py). The first three shape the stored
     # signatures and LSH buckets: change them only for a new database. The last two are the
@@ -133,6 +141,15 @@ class Settings(BaseSettings):
     serve_sources: Path | None = Field(
         None, description="Sources file whose due feeds each served poll run polls."
     )
+
+    @property
+    def worker_count(self) -> int:
+        """``workers``, or the CPUs this process may use when unset."""
+        if self.workers:
+            return self.workers
+        if hasattr(os, "sched_getaffinity"):
+            return len(os.sched_getaffinity(0)) or 1
+        return os.cpu_count() or 1
 
     @field_validator("database_url")
     @classmethod

@@ -3,23 +3,31 @@
 :func:`iter_path` walks a file or directory and yields one item per article: the article,
 or a :class:`~newsflow.errors.SourceError` for an input that could not be read. Errors are
 values, not exceptions, so one bad file never stops the rest.
+
+Reading and parsing are two steps: :func:`iter_records` does the cheap, sequential part
+(walking the tree, cutting WARC records and JSONL lines out of their files) and yields
+:class:`Record` values, small and picklable, whose ``parse()`` does the expensive part
+(trafilatura, cleaning) and may run in another process (:mod:`newsflow.parallel`).
+:func:`iter_path` is the two steps in one process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from newsflow.article import Article
 from newsflow.errors import SourceError
 from parsers.dates import date_problem
 from parsers.jsonfile import iter_json
-from parsers.jsonl import iter_jsonl
+from parsers.jsonl import iter_jsonl, iter_jsonl_raw
 from parsers.manifest import Manifest, load_manifest
 from parsers.page import read_html_file
 from parsers.text import read_text_file
-from parsers.warc import WARC_SUFFIXES, is_warc, iter_warc
+from parsers.warc import WARC_SUFFIXES, is_warc, iter_warc, iter_warc_raw
 
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -36,6 +44,7 @@ def is_supported(path: Path) -> bool:
 
 
 Item = Article | SourceError
+T = TypeVar("T")
 
 
 def _manifest_for(directory: Path, name: str) -> tuple[Manifest, SourceError | None]:
@@ -108,13 +117,78 @@ def iter_files(
                 yield file, manifest
 
 
-def iter_path(path: Path, manifest_name: str = "manifest.yaml") -> Iterator[Item]:
-    """Every article under ``path`` (a file or a directory tree), in a stable order."""
+class Record(Protocol):
+    """A unit of input read but not parsed yet: a file, a WARC record, a JSONL line."""
+
+    @property
+    def origin(self) -> str: ...
+
+    def parse(self) -> list[Item]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """A file read whole by its parser (text, HTML, JSON), with its manifest entry."""
+
+    path: Path
+    manifest: Manifest
+
+    @property
+    def origin(self) -> str:
+        return str(self.path)
+
+    def parse(self) -> list[Item]:
+        return list(read_file(self.path, self.manifest))
+
+
+def parse_record(record: Record | SourceError) -> list[Item]:
+    """The items of a record (an error read before parsing is its own item).
+
+    A parser failing unexpectedly on one record gives that record's error, not a stop.
+    """
+    if isinstance(record, SourceError):
+        return [record]
+    try:
+        return record.parse()
+    except Exception as exc:
+        return [SourceError(record.origin, f"cannot parse: {type(exc).__name__}: {exc}")]
+
+
+def file_records(path: Path, manifest: Manifest) -> Iterator[Record | SourceError]:
+    """The records of one file: each WARC response or JSONL line, else the file itself."""
+    if is_warc(path):
+        for record, _ in iter_warc_raw(path):
+            yield record
+    elif path.suffix.lower() in JSONL_SUFFIXES:
+        source = manifest.defaults.get("source") or path.stem
+        for line, _, _ in iter_jsonl_raw(path, source=source):
+            yield line
+    else:
+        yield FileRecord(path, manifest.only(path.name))
+
+
+def iter_records(
+    path: Path, manifest_name: str = "manifest.yaml"
+) -> Iterator[Record | SourceError]:
+    """Every record under ``path`` (a file or a directory tree), unparsed, in a stable order."""
     for entry in iter_files(path, manifest_name):
         if isinstance(entry, SourceError):
             yield entry
         else:
-            yield from read_file(*entry)
+            yield from file_records(*entry)
+
+
+def iter_records_paths(
+    paths: Iterable[Path], manifest_name: str = "manifest.yaml"
+) -> Iterator[Record | SourceError]:
+    for path in paths:
+        yield from iter_records(path, manifest_name)
+
+
+def iter_path(path: Path, manifest_name: str = "manifest.yaml") -> Iterator[Item]:
+    """Every article under ``path`` (a file or a directory tree), in a stable order."""
+    for record in iter_records(path, manifest_name):
+        yield from parse_record(record)
 
 
 def iter_paths(paths: Iterable[Path], manifest_name: str = "manifest.yaml") -> Iterator[Item]:
@@ -122,11 +196,25 @@ def iter_paths(paths: Iterable[Path], manifest_name: str = "manifest.yaml") -> I
         yield from iter_path(path, manifest_name)
 
 
-def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """Lists of at most ``size`` items, read lazily."""
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
 
 
-__all__ = ["Item", "batched", "is_supported", "iter_files", "iter_path", "iter_paths", "read_file"]
+__all__ = [
+    "FileRecord",
+    "Item",
+    "Record",
+    "batched",
+    "file_records",
+    "is_supported",
+    "iter_files",
+    "iter_path",
+    "iter_paths",
+    "iter_records",
+    "iter_records_paths",
+    "parse_record",
+    "read_file",
+]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +87,35 @@ def parse_record(record: object, *, origin: str, source: str) -> Article:
     )
 
 
-def iter_jsonl_lines(
+@dataclass(frozen=True, slots=True)
+class JsonlLine:
+    """One non-blank line of a JSONL file as read, unparsed: picklable."""
+
+    origin: str
+    line: bytes
+    source: str
+
+    def parse(self) -> list[Article | SourceError]:
+        """The line's article (and a note on an unusable date), or its error."""
+        try:
+            record = json.loads(self.line)
+        except UnicodeDecodeError as exc:
+            return [SourceError(self.origin, f"not UTF-8: {exc.reason} at byte {exc.start}")]
+        except json.JSONDecodeError as exc:
+            return [SourceError(self.origin, f"invalid JSON: {exc}")]
+        try:
+            article = parse_record(record, origin=self.origin, source=self.source)
+        except SourceError as exc:
+            return [exc]
+        note = date_problem(_first(record, "published"))
+        # the article is stored; the unusable date is reported, not dropped silently
+        return [article, SourceError(self.origin, note)] if note else [article]
+
+
+def iter_jsonl_raw(
     path: Path, *, source: str, resume_after: tuple[int, int] | None = None
-) -> Iterator[tuple[Article | SourceError, int, int]]:
-    """Each article (or error) of a JSONL file with its line number and the line's byte offset.
+) -> Iterator[tuple[JsonlLine | SourceError, int, int]]:
+    """Each non-blank line (unparsed) or error of a JSONL file with its number and byte offset.
 
     With ``resume_after`` (a line number and its offset, as yielded before), reading starts
     with the line after it.
@@ -121,25 +147,21 @@ def iter_jsonl_lines(
                     start,
                 )
                 continue
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except UnicodeDecodeError as exc:
-                message = f"not UTF-8: {exc.reason} at byte {exc.start}"
-                yield SourceError(origin, message), number, start
-                continue
-            except json.JSONDecodeError as exc:
-                yield SourceError(origin, f"invalid JSON: {exc}"), number, start
-                continue
-            try:
-                yield parse_record(record, origin=origin, source=source), number, start
-            except SourceError as exc:
-                yield exc, number, start
-                continue
-            note = date_problem(_first(record, "published"))
-            if note:  # the article is stored; the unusable date is reported, not dropped silently
-                yield SourceError(origin, note), number, start
+            if line.strip():
+                yield JsonlLine(origin, line, source), number, start
+
+
+def iter_jsonl_lines(
+    path: Path, *, source: str, resume_after: tuple[int, int] | None = None
+) -> Iterator[tuple[Article | SourceError, int, int]]:
+    """Each article (or error) of a JSONL file with its line number and the line's byte offset.
+
+    With ``resume_after`` (a line number and its offset, as yielded before), reading starts
+    with the line after it.
+    """
+    for raw, number, start in iter_jsonl_raw(path, source=source, resume_after=resume_after):
+        for item in [raw] if isinstance(raw, SourceError) else raw.parse():
+            yield item, number, start
 
 
 def iter_jsonl(path: Path, *, source: str) -> Iterator[Article | SourceError]:

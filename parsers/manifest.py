@@ -33,6 +33,11 @@ class Manifest:
     def for_file(self, name: str) -> dict[str, Any]:
         return {**self.defaults, **self.articles.get(name, {})}
 
+    def only(self, name: str) -> Manifest:
+        """This manifest cut down to what file ``name`` needs (small to pass to a worker)."""
+        entry = self.articles.get(name)
+        return Manifest(self.defaults, {name: entry} if entry is not None else {})
+
 
 def _check_fields(origin: str, where: str, entry: object) -> dict[str, Any]:
     if not isinstance(entry, dict):

@@ -13,6 +13,7 @@ file, the record's byte offset and its URI; the records before the damage are ke
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,18 +71,36 @@ def _wanted(record: Any) -> bool:
     return content_type.split(";")[0].strip().lower() in HTML_TYPES
 
 
-def _article(path: Path, record: Any, body: bytes, offset: int) -> Article | SourceError:
-    uri = record.rec_headers.get_header("WARC-Target-URI")
-    origin = _origin(path, offset, uri)
-    if len(body) > MAX_PAGE_BYTES:
+@dataclass(frozen=True, slots=True)
+class WarcRecord:
+    """One wanted response record as read from the archive: what parsing it needs, picklable."""
+
+    path: Path
+    offset: int
+    uri: str | None
+    body: bytes
+    content_type: str
+    warc_date: str | None
+
+    @property
+    def origin(self) -> str:
+        return _origin(self.path, self.offset, self.uri)
+
+    def parse(self) -> list[Article | SourceError]:
+        """The article of the record's page (trafilatura), or the error that stops it."""
+        return [_article(self)]
+
+
+def _article(record: WarcRecord) -> Article | SourceError:
+    origin = record.origin
+    if len(record.body) > MAX_PAGE_BYTES:
         return SourceError(origin, f"page is over the {MAX_PAGE_BYTES} byte cap")
-    content_type = str(record.http_headers.get_header("Content-Type") or "")
     try:
         return parse_page(
-            decode_body(body, content_type),
+            decode_body(record.body, record.content_type),
             origin=origin,
-            url=uri or None,
-            fallback_date=parse_date(record.rec_headers.get_header("WARC-Date")),
+            url=record.uri or None,
+            fallback_date=parse_date(record.warc_date),
         )
     except SourceError as exc:
         return exc
@@ -89,13 +108,14 @@ def _article(path: Path, record: Any, body: bytes, offset: int) -> Article | Sou
         return SourceError(origin, f"cannot read the page: {type(exc).__name__}: {exc}")
 
 
-def iter_warc_records(
+def iter_warc_raw(
     path: Path, resume_after: int | None = None
-) -> Iterator[tuple[Article | SourceError, int]]:
-    """Each article (or error) of a WARC file with the byte offset of its record.
+) -> Iterator[tuple[WarcRecord | SourceError, int]]:
+    """Each wanted record (unparsed) or error of a WARC file with its record's byte offset.
 
-    With ``resume_after``, reading starts at the record at that offset (one already read)
-    and goes on after it.
+    Only the archive is read here (cheap); :meth:`WarcRecord.parse` does the extraction, in
+    this process or a worker's. With ``resume_after``, reading starts at the record at that
+    offset (one already read) and goes on after it.
     """
     try:
         handle = path.open("rb")
@@ -113,13 +133,23 @@ def iter_warc_records(
                 offset = records.get_record_offset()  # reads the rest of the record
                 if resume_after is not None and offset <= resume_after:
                     continue
+                uri = record.rec_headers.get_header("WARC-Target-URI")
                 if getattr(record.raw_stream, "limit", 0) > 0:  # the file ended inside it
-                    uri = record.rec_headers.get_header("WARC-Target-URI")
                     yield SourceError(_origin(path, offset, uri), "truncated record"), offset
                     continue
                 if not wanted:
                     continue
-                yield _article(path, record, body, offset), offset
+                yield (
+                    WarcRecord(
+                        path,
+                        offset,
+                        uri,
+                        body,
+                        str(record.http_headers.get_header("Content-Type") or ""),
+                        record.rec_headers.get_header("WARC-Date"),
+                    ),
+                    offset,
+                )
             size = path.stat().st_size
             if records.offset < size:  # a gzip member cut short ends the iteration quietly
                 yield (
@@ -141,6 +171,21 @@ def iter_warc_records(
                 ),
                 offset,
             )
+
+
+def iter_warc_records(
+    path: Path, resume_after: int | None = None
+) -> Iterator[tuple[Article | SourceError, int]]:
+    """Each article (or error) of a WARC file with the byte offset of its record.
+
+    With ``resume_after``, reading starts at the record at that offset (one already read)
+    and goes on after it.
+    """
+    for record, offset in iter_warc_raw(path, resume_after):
+        if isinstance(record, SourceError):
+            yield record, offset
+        else:
+            yield _article(record), offset
 
 
 def iter_warc(path: Path) -> Iterator[Article | SourceError]:

@@ -34,6 +34,9 @@ POSTGRES_URL = os.environ.get(
     "NEWSFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("NEWSFLOW_REQUIRE_POSTGRES") == "1"
+# Tests run ingestion in one process unless they ask for workers (tests/test_parallel.py):
+# a pool per small test input would only add start-up time on a shared machine.
+os.environ.setdefault("NEWSFLOW_WORKERS", "1")
 
 
 def _libpq(url: str) -> str:

@@ -1,7 +1,7 @@
 """Backfills as plain functions: date filters, checkpoints, interruption and resume.
 
-On SQLite and PostgreSQL; the batches go through the same plain ``ingest_batch`` the flow's
-``ingest-batch`` task wraps.
+On SQLite and PostgreSQL; the records are prepared by the same :class:`Preparer` and the
+batches stored by the same plain ``store_prepared`` the flow's ``store-batch`` task wraps.
 """
 
 from __future__ import annotations
@@ -20,17 +20,19 @@ from newsflow.backfill import (
     BackfillSummary,
     DateWindow,
     Done,
-    Item,
     Pending,
+    Stored,
     plan_backfill,
     run_backfill,
     total_bytes,
 )
-from newsflow.pipeline import ingest_batch, tagger_for
+from newsflow.pipeline import Preparer, neardup_config, store_prepared
 from storage import models, repository
 from storage.checkpoints import load_checkpoints
 from storage.repository import BatchResult
 from tests.warcbuild import article_html, page_record, story, write_warc
+
+PREPARER = Preparer(None, neardup_config())
 
 
 def _backfill(
@@ -43,12 +45,13 @@ def _backfill(
     max_batches: int | None = None,
     concurrency: int = 2,
     submit: object = None,
+    workers: int = 1,
 ) -> BackfillSummary:
     run_id = repository.start_run(engine, [str(p) for p in paths])
     summary = BackfillSummary(run_id, "test", window or DateWindow(), restart)
 
-    def plain(items: list[Item]) -> Pending:
-        return Done(ingest_batch(items, engine, tagger_for(None), run_id))
+    def plain(items: list[Stored]) -> Pending:
+        return Done(store_prepared(items, engine, run_id))
 
     plan = plan_backfill([str(p) for p in paths], engine, restart=restart)
     run_backfill(
@@ -56,8 +59,10 @@ def _backfill(
         submit or plain,  # type: ignore[arg-type]
         summary,
         engine=engine,
+        preparer=PREPARER,
         batch_size=batch_size,
         concurrency=concurrency,
+        workers=workers,
         max_batches=max_batches,
     )
     return summary
@@ -207,12 +212,12 @@ def test_a_failed_batch_stops_the_checkpoint(engine: Engine, tmp_path: Path) -> 
     crawl = _crawl(tmp_path, 12)
     calls = 0
 
-    def failing(items: list[Item]) -> Pending:
+    def failing(items: list[Stored]) -> Pending:
         nonlocal calls
         calls += 1
         if calls == 2:
             raise RuntimeError("database went away")
-        return Done(ingest_batch(items, engine, tagger_for(None), None))
+        return Done(store_prepared(items, engine, None))
 
     with pytest.raises(RuntimeError):
         _backfill(engine, [crawl], batch_size=4, submit=failing)
@@ -231,15 +236,22 @@ def test_parallel_batches_settle_in_order(engine: Engine, tmp_path: Path) -> Non
 
     with ThreadPoolExecutor(max_workers=3) as pool:
 
-        def threaded(items: list[Item]) -> Pending:
-            return pool.submit(ingest_batch, items, engine, tagger_for(None), None)
+        def threaded(items: list[Stored]) -> Pending:
+            return pool.submit(store_prepared, items, engine, None)
 
         run_id = repository.start_run(engine, [str(crawl)])
         summary = BackfillSummary(run_id, "test")
         plan = plan_backfill([str(crawl)], engine)
         total = total_bytes(plan)
         run_backfill(
-            plan, threaded, summary, engine=engine, batch_size=3, concurrency=3, advance=advance
+            plan,
+            threaded,
+            summary,
+            engine=engine,
+            preparer=PREPARER,
+            batch_size=3,
+            concurrency=3,
+            advance=advance,
         )
     assert summary.totals.new == 30 and summary.batches == 10
     assert sum(seen) == total == crawl.stat().st_size

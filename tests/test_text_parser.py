@@ -81,5 +81,5 @@ def test_unknown_manifest_field_named(tmp_path: Path) -> None:
 
 
 def test_batched_is_lazy_and_complete() -> None:
-    sizes = [len(b) for b in batched(iter(range(7)), 3)]  # type: ignore[arg-type]
+    sizes = [len(b) for b in batched(iter(range(7)), 3)]
     assert sizes == [3, 3, 1]
