@@ -392,13 +392,7 @@ def flow(
         seconds, rss, out = newsflow(
             ["ingest", str(target), "--db", url, "--batch-size", str(batch_size)], work, env
         )
-        return {
-            "seconds": seconds,
-            "rss_mb": rss,
-            "tree_mb": LAST_TREE_MB[0],
-            "new": out["new"],
-            "read": out["read"],
-        }
+        return _flow_result(seconds, rss, out)
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(directory)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -416,6 +410,11 @@ def flow(
         seconds, rss, out = newsflow(["ingest", "--sources", str(sources), "--db", url], work, env)
     finally:
         server.shutdown()
+    return _flow_result(seconds, rss, out)
+
+
+def _flow_result(seconds: float, rss: float, out: dict[str, Any]) -> dict[str, Any]:
+    """One flow run's figures: time, peak RSS of its process and of its tree, what it stored."""
     return {
         "seconds": seconds,
         "rss_mb": rss,

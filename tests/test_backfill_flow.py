@@ -10,6 +10,7 @@ import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -109,6 +110,15 @@ def _checkpoint(db: Path) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+def _wait_for_checkpoint(process: subprocess.Popen[Any], db: Path, records: int) -> None:
+    """Wait (up to 240 s) until ``process`` has checkpointed ``records`` records or ended."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if _checkpoint(db)[0] >= records:
+            return
+        time.sleep(0.05)
+
+
 def test_killed_mid_run_then_resumed(tmp_path: Path, prefect_api_url: str) -> None:
     total = 160
     _crawl(tmp_path / "cc.warc.gz", total)
@@ -123,11 +133,7 @@ def test_killed_mid_run_then_resumed(tmp_path: Path, prefect_api_url: str) -> No
         start_new_session=True,  # its own process group: kill -9 it all, not the test
     )
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and process.poll() is None:
-            if _checkpoint(db)[0] >= 10:
-                break
-            time.sleep(0.05)
+        _wait_for_checkpoint(process, db, records=10)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -162,11 +168,7 @@ def test_ctrl_c_with_the_temporary_server_stops_cleanly(tmp_path: Path) -> None:
         start_new_session=True,  # a process group of its own, as a shell gives a command
     )
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and process.poll() is None:
-            if _checkpoint(db)[0] >= 10:
-                break
-            time.sleep(0.05)
+        _wait_for_checkpoint(process, db, records=10)
         assert process.poll() is None, "the backfill ended before it could be interrupted"
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         out, err = process.communicate(timeout=120)
