@@ -27,28 +27,34 @@ down_revision = "0005_query_indexes"
 branch_labels = None
 depends_on = None
 
-def _refresh_function(changed: str) -> str:
-    return f"""
-    UPDATE articles AS a
-    SET topic_ids = COALESCE(
-        (SELECT array_agg(t.topic_id ORDER BY t.topic_id)
-         FROM article_topics AS t WHERE t.article_id = a.id),
-        '{{}}')
-    WHERE a.id IN ({changed})
-    """
-
-
-_FUNCTION = f"""
+# The articles whose tags a statement changed get their topic ids again from their tag rows
+# (new_tags / old_tags: the statement's transition tables; an UPDATE has both, and a
+# trigger can only name those of its own event).
+_FUNCTION = """
 CREATE FUNCTION articles_refresh_topic_ids() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        {_refresh_function("SELECT article_id FROM new_tags")};
+        UPDATE articles AS a
+        SET topic_ids = COALESCE(
+            (SELECT array_agg(t.topic_id ORDER BY t.topic_id)
+             FROM article_topics AS t WHERE t.article_id = a.id),
+            '{}')
+        WHERE a.id IN (SELECT article_id FROM new_tags);
     ELSIF TG_OP = 'DELETE' THEN
-        {_refresh_function("SELECT article_id FROM old_tags")};
+        UPDATE articles AS a
+        SET topic_ids = COALESCE(
+            (SELECT array_agg(t.topic_id ORDER BY t.topic_id)
+             FROM article_topics AS t WHERE t.article_id = a.id),
+            '{}')
+        WHERE a.id IN (SELECT article_id FROM old_tags);
     ELSE
-        {_refresh_function(
-            "SELECT article_id FROM new_tags UNION SELECT article_id FROM old_tags"
-        )};
+        UPDATE articles AS a
+        SET topic_ids = COALESCE(
+            (SELECT array_agg(t.topic_id ORDER BY t.topic_id)
+             FROM article_topics AS t WHERE t.article_id = a.id),
+            '{}')
+        WHERE a.id IN (SELECT article_id FROM new_tags
+                       UNION SELECT article_id FROM old_tags);
     END IF;
     RETURN NULL;
 END $$
