@@ -1,6 +1,6 @@
 """PostgreSQL's ``articles.topic_ids`` stays in step with ``article_topics`` (migration 0006's
-triggers): after ingest with copies, an update that retags, a re-tag, a deletion, and the
-migration's backfill of existing tags."""
+triggers): after ingest with copies, an update that retags, a re-tag, a tag row updated, a
+deletion, and the migration's backfill of existing tags."""
 
 from __future__ import annotations
 
@@ -78,9 +78,19 @@ def test_ingest_with_copies_and_retagging_updates(pg: Engine) -> None:
     assert after[2] == [] != ids[2]
 
 
-def test_retag_and_delete(pg: Engine, tmp_path: Path) -> None:
+def test_tag_update_retag_and_delete(pg: Engine, tmp_path: Path) -> None:
     store_batch(pg, process(_articles(8), tagger_for(None)))
     before = _check_in_step(pg)
+    tagged = next(i for i, topics in before.items() if topics)
+    with pg.begin() as conn:  # an UPDATE that moves a tag to another topic
+        unused = conn.execute(
+            text("SELECT min(id) FROM topics WHERE NOT (id = ANY(:t))"), {"t": before[tagged]}
+        ).scalar_one()
+        conn.execute(
+            text("UPDATE article_topics SET topic_id = :u WHERE article_id = :i AND topic_id = :t"),
+            {"u": unused, "i": tagged, "t": before[tagged][0]},
+        )
+    assert _check_in_step(pg)[tagged] == sorted([unused, *before[tagged][1:]])
     taxonomy = tmp_path / "taxonomy.yaml"
     taxonomy.write_text(SUMMITS, encoding="utf-8")
     tagger = tagger_for(taxonomy)
@@ -90,9 +100,9 @@ def test_retag_and_delete(pg: Engine, tmp_path: Path) -> None:
     after = _check_in_step(pg)
     assert after != before
     with pg.begin() as conn:
-        conn.execute(text("DELETE FROM articles WHERE id = :i"), {"i": min(after)})
-        conn.execute(text("DELETE FROM article_topics WHERE article_id = :i"), {"i": max(after)})
-    assert _check_in_step(pg)[max(after)] == []
+        conn.execute(text("DELETE FROM articles WHERE id = :i"), {"i": max(after)})  # cascades
+        conn.execute(text("DELETE FROM article_topics WHERE article_id = :i"), {"i": tagged})
+    assert tagged != max(after) and _check_in_step(pg)[tagged] == []
 
 
 def test_migration_fills_existing_tags(pg: Engine) -> None:
