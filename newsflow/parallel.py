@@ -19,6 +19,7 @@ No Prefect here: this is a plain module the flows use.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -29,6 +30,14 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 K = TypeVar("K")
+
+
+def _start_worker(initializer: Callable[[], None] | None) -> None:
+    """In each worker: leave Ctrl-C to the parent (a terminal sends SIGINT to the whole process
+    group; the parent stops the pool), then the caller's ``initializer``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer()
 
 
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
@@ -72,7 +81,8 @@ class WorkerPool(Generic[T, R]):
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=self.initializer,
+                initializer=_start_worker,
+                initargs=(self.initializer,),
             )
         return self._executor
 
