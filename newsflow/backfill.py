@@ -159,7 +159,7 @@ def plan_backfill(
 def read_input_records(file: InputFile) -> Iterator[tuple[Record | SourceError, Checkpoint | None]]:
     """The records of ``file`` after its checkpoint, unparsed, each with the checkpoint it
     completes: WARC records and JSONL lines resume at a byte offset; another file is one
-    record (``None``: its items are counted once parsed, see :func:`read_input_file`)."""
+    record (``None``: its items are counted once parsed, see :func:`_item_marks`)."""
     start = file.start
     if file.kind == "warc":
         count = start.records if start else 0
@@ -188,13 +188,6 @@ def _item_marks(
         count[0] += 1
         if count[0] > (file.start.records if file.start else 0):
             yield item, Checkpoint(file.key, file.fingerprint, count[0], None)
-
-
-def read_input_file(file: InputFile) -> Iterator[tuple[Item, Checkpoint]]:
-    """The items of ``file`` after its checkpoint, each with the checkpoint it completes."""
-    count = [0]
-    for record, mark in read_input_records(file):
-        yield from _item_marks(file, parsers.parse_record(record), mark, count)
 
 
 @dataclass

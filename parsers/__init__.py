@@ -23,11 +23,11 @@ from newsflow.article import Article
 from newsflow.errors import SourceError
 from parsers.dates import date_problem
 from parsers.jsonfile import iter_json
-from parsers.jsonl import iter_jsonl, iter_jsonl_raw
+from parsers.jsonl import iter_jsonl_raw
 from parsers.manifest import Manifest, load_manifest
 from parsers.page import read_html_file
 from parsers.text import read_text_file
-from parsers.warc import WARC_SUFFIXES, is_warc, iter_warc, iter_warc_raw
+from parsers.warc import WARC_SUFFIXES, is_warc, iter_warc_raw
 
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -59,12 +59,14 @@ def _manifest_for(directory: Path, name: str) -> tuple[Manifest, SourceError | N
 
 def read_file(path: Path, manifest: Manifest) -> Iterator[Item]:
     """The articles of one file, read by its kind (its suffix)."""
+    for record in file_records(path, manifest):
+        yield from [record] if isinstance(record, SourceError) else record.parse()
+
+
+def _read_whole_file(path: Path, manifest: Manifest) -> Iterator[Item]:
+    """The articles of a file read whole (JSON, HTML, text; any other suffix is an error)."""
     suffix = path.suffix.lower()
-    if is_warc(path):
-        yield from iter_warc(path)
-    elif suffix in JSONL_SUFFIXES:
-        yield from iter_jsonl(path, source=manifest.defaults.get("source") or path.stem)
-    elif suffix in JSON_SUFFIXES:
+    if suffix in JSON_SUFFIXES:
         yield from iter_json(path, source=manifest.defaults.get("source") or path.stem)
     elif suffix in HTML_SUFFIXES:
         try:
@@ -138,7 +140,7 @@ class FileRecord:
         return str(self.path)
 
     def parse(self) -> list[Item]:
-        return list(read_file(self.path, self.manifest))
+        return list(_read_whole_file(self.path, self.manifest))
 
 
 def parse_record(record: Record | SourceError) -> list[Item]:
