@@ -226,7 +226,7 @@ def ingest(
     if missing:
         raise NewsflowError(f"no such file or directory: {', '.join(missing)}")
     if sources is not None or feeds:
-        _poll(paths, sources, db, taxonomy, output, verbose)
+        _poll(paths, sources, db, taxonomy, output, verbose, batch_size, workers)
         return
     from newsflow.pipeline import prepare_database, tagger_for
     from newsflow.settings import load_settings
@@ -301,6 +301,8 @@ def _poll(
     taxonomy: Path | None,
     output: DocFormat,
     verbose: bool,
+    batch_size: int | None = None,
+    workers: int | None = None,
 ) -> None:
     """``ingest --sources/--feeds``: the files first (if any), then the due feeds."""
     from newsflow.pipeline import prepare_database, tagger_for
@@ -308,7 +310,9 @@ def _poll(
     from newsflow.settings import load_settings
     from newsflow.sources import load_sources
 
-    settings = load_settings(database_url=db, taxonomy=taxonomy)
+    settings = load_settings(
+        database_url=db, taxonomy=taxonomy, batch_size=batch_size, workers=workers
+    )
     if sources is not None:
         load_sources(sources)  # fail fast, before Prefect starts, on a bad sources file
     tagger = tagger_for(settings.taxonomy)
@@ -328,6 +332,8 @@ def _poll(
                     [str(p) for p in paths],
                     database_url=settings.database_url,
                     taxonomy=taxonomy_file,
+                    batch_size=settings.batch_size,
+                    workers=settings.workers,
                 )
                 failed = bool(files.errors)
                 results.append(files.as_dict())
