@@ -19,8 +19,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Engine, delete, insert, select, text, update
+from sqlalchemy import Engine, Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -135,6 +136,19 @@ def _tag_rows(
     ]
 
 
+class _NewRow:
+    """An article of this batch to insert; ``id`` is set once it is inserted."""
+
+    __slots__ = ("id", "values")
+
+    def __init__(self, values: dict[str, object]) -> None:
+        self.id: int | None = None
+        self.values = values
+
+
+_Row = models.Article | _NewRow
+
+
 class _NearIndex:
     """Near-copy look-ups for one batch: stored originals (one query) and the batch's own."""
 
@@ -151,9 +165,9 @@ class _NearIndex:
         self.stored = signatures.articles_in_buckets(session, pairs) if pairs else {}
         ids = {i for found in self.stored.values() for i in found}
         self.signatures = signatures.load_signatures(session, ids, config.scheme) if ids else {}
-        self.batch: dict[tuple[int, int], list[tuple[Signature, models.Article]]] = {}
+        self.batch: dict[tuple[int, int], list[tuple[Signature, _NewRow]]] = {}
 
-    def original_of(self, index: int, item: ProcessedArticle) -> int | models.Article | None:
+    def original_of(self, index: int, item: ProcessedArticle) -> int | _NewRow | None:
         """The stored original's id, or the batch's original row, this item near-copies.
 
         Among several, the most similar; on a tie a stored one before the batch's, the oldest
@@ -164,7 +178,7 @@ class _NearIndex:
         if keys is None or sig is None:
             return None
         stored_ids = {i for band, key in enumerate(keys) for i in self.stored.get((band, key), ())}
-        scored: list[tuple[float, int, int | models.Article]] = []
+        scored: list[tuple[float, int, int | _NewRow]] = []
         for article_id in sorted(stored_ids):
             other = self.signatures.get(article_id)
             if other is not None and is_near_copy(sig, other, self.config):
@@ -179,7 +193,7 @@ class _NearIndex:
                 scored.append((similarity(sig, other).containment, -len(scored), row))
         return max(scored, key=lambda s: s[:2])[2] if scored else None
 
-    def add_original(self, index: int, item: ProcessedArticle, row: models.Article) -> None:
+    def add_original(self, index: int, item: ProcessedArticle, row: _NewRow) -> None:
         keys = self.keys.get(index)
         if keys is not None and item.signature is not None:
             for band, key in enumerate(keys):
@@ -213,8 +227,8 @@ def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupCon
     urls = {v["url"] for v in values if v["url"]}
     guids = {(v["source_id"], v["guid"]) for v in values if v["guid"]}
     hashes = {item.content_hash for item in items}
-    by_url: dict[object, models.Article] = {}
-    by_guid: dict[tuple[object, object], models.Article] = {}
+    by_url: dict[object, _Row] = {}
+    by_guid: dict[tuple[object, object], _Row] = {}
     if urls:
         for row in session.scalars(select(models.Article).where(models.Article.url.in_(urls))):
             by_url[row.url] = row
@@ -243,7 +257,7 @@ def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupCon
     tag_rows: list[dict[str, object]] = []
     retagged: list[int] = []
     # (item, row, is an exact copy, the original it near-copies: a stored id or a batch row)
-    pending: list[tuple[ProcessedArticle, models.Article, bool, int | models.Article | None]] = []
+    pending: list[tuple[ProcessedArticle, _NewRow, bool, int | _NewRow | None]] = []
     resigned: list[tuple[ProcessedArticle, models.Article]] = []
     batch_originals: set[str] = set()
     # A record read twice in one batch is handled once, where it first appears, with the
@@ -268,7 +282,7 @@ def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupCon
         if existing is None and vals["guid"]:
             existing = by_guid.get((vals["source_id"], vals["guid"]))
         if existing is not None:
-            if existing.id is None or _same(existing, vals):
+            if isinstance(existing, _NewRow) or _same(existing, vals):
                 result.unchanged += 1
                 continue
             for name, value in vals.items():
@@ -285,8 +299,7 @@ def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupCon
         if is_copy and not vals["url"] and not vals["guid"]:
             result.unchanged += 1  # a nameless copy of stored text: nothing new to keep
             continue
-        new_row = models.Article(**vals, ingested_at=now, updated_at=now)
-        session.add(new_row)
+        new_row = _NewRow({**vals, "ingested_at": now, "updated_at": now, "duplicate_of": None})
         near_of = None if is_copy else near_index.original_of(index_of[id(item)], item)
         pending.append((item, new_row, is_copy, near_of))
         if not is_copy and near_of is None:
@@ -296,27 +309,36 @@ def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupCon
             by_url[vals["url"]] = new_row
         if vals["guid"]:
             by_guid[(vals["source_id"], vals["guid"])] = new_row
-    session.flush()  # assigns ids to the new rows
-    for item, row, is_copy, near_of in pending:
+    session.flush()  # writes the updated rows
+    _insert_new(session, [new_row for _, new_row, _, _ in pending])
+    for item, new_row, is_copy, near_of in pending:
         if not is_copy and near_of is None:
-            originals.setdefault(item.content_hash, row.id)
+            originals.setdefault(item.content_hash, _id(new_row))
     signed: list[tuple[int, Signature, list[int] | None]] = []
-    for item, row, is_copy, near_of in pending:
-        if is_copy:
-            row.duplicate_of = originals[item.content_hash]
-            result.duplicates += 1
-        elif near_of is not None:
-            row.duplicate_of = near_of if isinstance(near_of, int) else near_of.id
+    links: list[dict[str, object]] = []
+    for item, new_row, is_copy, near_of in pending:
+        row_id = _id(new_row)
+        if is_copy or near_of is not None:
+            original = originals[item.content_hash] if is_copy else near_of
+            links.append({"_id": row_id, "_original": _id(original)})
             result.duplicates += 1
         else:
             result.new += 1
             result.topics.update(tag.topic for tag in item.tags)
-        result.new_ids.append(row.id)
-        tag_rows.extend(_tag_rows(item, row.id, topic_ids, now))
+        result.new_ids.append(row_id)
+        tag_rows.extend(_tag_rows(item, row_id, topic_ids, now))
         if near.enabled and item.signature is not None:
             is_original = not is_copy and near_of is None
             keys = near_index.keys.get(index_of[id(item)]) if is_original else None
-            signed.append((row.id, item.signature, keys))
+            signed.append((row_id, item.signature, keys))
+    if links:
+        articles = _table(models.Article)
+        session.connection().execute(
+            update(articles)
+            .where(articles.c.id == bindparam("_id"))
+            .values(duplicate_of=bindparam("_original")),
+            links,
+        )
     if near.enabled:
         # An updated article gets the signature of its new text (buckets if an original).
         signatures.forget(session, [row.id for _, row in resigned])
@@ -331,8 +353,31 @@ def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupCon
             delete(models.ArticleTopic).where(models.ArticleTopic.article_id.in_(retagged))
         )
     if tag_rows:
-        session.execute(insert(models.ArticleTopic), tag_rows)
+        session.connection().execute(insert(_table(models.ArticleTopic)), tag_rows)
     return result
+
+
+def _table(model: type[models.Base]) -> Table:
+    """A model's table, for Core statements (the ORM's per-object work skipped)."""
+    return cast(Table, model.__table__)
+
+
+def _id(row: int | _NewRow | None) -> int:
+    if isinstance(row, _NewRow):
+        row = row.id
+    assert row is not None, "a batch row is inserted before its id is read"
+    return row
+
+
+def _insert_new(session: Session, rows: Sequence[_NewRow]) -> None:
+    """Insert the batch's new articles in one statement and give each its id (Core, no ORM)."""
+    if not rows:
+        return
+    articles = _table(models.Article)
+    stmt = insert(articles).returning(articles.c.id, sort_by_parameter_order=True)
+    ids = session.connection().execute(stmt, [row.values for row in rows]).scalars().all()
+    for row, new_id in zip(rows, ids, strict=True):
+        row.id = new_id
 
 
 def _topics_changed(

@@ -10,10 +10,12 @@ band's rows; the band is checked again here.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from processing.neardup import Signature
@@ -27,15 +29,27 @@ _KEYS_PER_QUERY = 16_000
 def articles_in_buckets(
     session: Session, keys: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], list[int]]:
-    """Stored originals by ``(band, bucket)``, for the given pairs (one query per 16,000)."""
+    """Stored originals by ``(band, bucket)``, for the given pairs (one query per 16,000).
+
+    The buckets go to the database as one parameter (a JSON array on SQLite, a ``bigint[]``
+    on PostgreSQL), not as thousands of bound values.
+    """
     wanted = set(keys)
     buckets = sorted({bucket for _, bucket in wanted})
     found: dict[tuple[int, int], list[int]] = defaultdict(list)
-    B = models.ArticleBand
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    stmt = text(
+        "SELECT band, bucket, article_id FROM article_bands WHERE bucket IN "
+        "(SELECT value FROM json_each(:buckets))"
+        if sqlite
+        else "SELECT band, bucket, article_id FROM article_bands "
+        "WHERE bucket = ANY(CAST(:buckets AS BIGINT[]))"
+    )
     for start in range(0, len(buckets), _KEYS_PER_QUERY):
         chunk = buckets[start : start + _KEYS_PER_QUERY]
-        stmt = select(B.band, B.bucket, B.article_id).where(B.bucket.in_(chunk))
-        for band, bucket, article_id in session.execute(stmt):
+        param: object = json.dumps(chunk) if sqlite else chunk
+        for band, bucket, article_id in connection.execute(stmt, {"buckets": param}):
             if (band, bucket) in wanted:
                 found[(band, bucket)].append(article_id)
     return found
@@ -70,18 +84,31 @@ def save(
     """Store ``(article id, signature, band keys)``; keys ``None`` (a copy) stores no buckets."""
     if not entries:
         return
-    session.execute(
-        insert(models.ArticleSignature),
+    # Core inserts of the tables, not the ORM's bulk path: a batch has thousands of band rows.
+    connection = session.connection()
+    connection.execute(
+        insert(cast(Table, models.ArticleSignature.__table__)),
         [
             {"article_id": i, "scheme": scheme, "minhash": sig.to_bytes(), "shingles": sig.size}
             for i, sig, _ in entries
         ],
     )
     bands = [
-        {"article_id": i, "band": band, "bucket": bucket}
+        (i, band, bucket)
         for i, _, keys in entries
         if keys is not None
         for band, bucket in enumerate(keys)
     ]
-    if bands:
-        session.execute(insert(models.ArticleBand), bands)
+    if not bands:
+        return
+    if connection.dialect.name == "sqlite":
+        # Thousands of plain integers a batch: the driver's executemany, without SQLAlchemy
+        # building a parameter dictionary for each row.
+        connection.exec_driver_sql(
+            "INSERT INTO article_bands (article_id, band, bucket) VALUES (?, ?, ?)", bands
+        )
+    else:
+        connection.execute(
+            insert(cast(Table, models.ArticleBand.__table__)),
+            [{"article_id": i, "band": band, "bucket": bucket} for i, band, bucket in bands],
+        )
