@@ -9,15 +9,17 @@ run; another flow (a backfill) builds its rows with :func:`source_counts` and ca
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from newsflow.escape import markdown_cell
-from newsflow.events import emit_tagged
+from newsflow.events import tagged_articles
 from newsflow.polling import PollSummary
 from storage import models
 from storage.repository import BatchResult
@@ -146,6 +148,67 @@ def publish_run_report(
 
 def emit_article_events(engine: Engine, result: BatchResult) -> int:
     """One Prefect event per newly tagged article of ``result``; returns how many."""
-    from prefect.events import emit_event
+    articles = tagged_articles(engine, result)
+    if articles:
+        send_events([article.event() for article in articles])
+    return len(articles)
 
-    return len(emit_tagged(engine, result, emit_event))
+
+EVENTS_PER_REQUEST = 200
+
+
+def send_events(events: Sequence[dict[str, Any]]) -> None:
+    """Send events (``emit_event``'s keyword arguments) to the Prefect API, in bulk.
+
+    ``emit_event`` sends one websocket message per event, and looks up the run's related
+    resources (its flow run, flow, deployment, ...) for each; for a batch of articles that is
+    a good part of the flow's own work. Here the run's related resources are looked up once,
+    attached to every event as ``emit_event`` attaches them, and the events are posted
+    ``EVENTS_PER_REQUEST`` at a time (``POST /events``). Without an API to post to (no
+    server), each goes through ``emit_event``. A failure to send is logged, never raised: the
+    articles are stored, and an event is a notification about them.
+    """
+    from prefect.events import Event, emit_event
+    from prefect.events.worker import emit_events_to_cloud, should_emit_events_to_running_server
+
+    if not (should_emit_events_to_running_server() or emit_events_to_cloud()):
+        for kwargs in events:
+            emit_event(**kwargs)
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.settings import get_current_settings
+
+    logger = logging.getLogger("newsflow.events")
+    settings = get_current_settings().server.events
+    related = _run_related_resources()
+    ready: list[Event] = []
+    for kwargs in events:
+        event = Event(**kwargs)
+        room = max(settings.maximum_related_resources - len(event.related), 0)
+        event.related += related[:room]
+        if event.size_bytes > settings.maximum_size_bytes:
+            size = event.size_bytes
+            logger.warning("event %s is too large to send (%d bytes)", event.resource.id, size)
+            continue
+        ready.append(event)
+    try:
+        with get_client(sync_client=True) as client:
+            for start in range(0, len(ready), EVENTS_PER_REQUEST):
+                chunk = ready[start : start + EVENTS_PER_REQUEST]
+                body = [event.model_dump(mode="json") for event in chunk]
+                client.request("POST", "/events", json=body).raise_for_status()
+    except Exception as exc:
+        logger.warning("could not send %d events to the Prefect API: %s", len(ready), exc)
+
+
+def _run_related_resources() -> list[Any]:
+    """The current run's related resources, as Prefect's events worker attaches them."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.related import related_resources_from_run_context
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            return list(await related_resources_from_run_context(client))
+
+    return run_coro_as_sync(read()) or []

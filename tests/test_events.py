@@ -162,6 +162,9 @@ def test_flow_runs_emit_events_to_the_server_and_publish_a_report(
         for article_id, topics in _stored_topics(sqlite_url).items()
     }
     assert any("newsflow.topic.arms-control" in topics for topics in sent.values())
+    for event in events:  # the run's own resources, as Prefect's emit_event attaches them
+        roles = {r["prefect.resource.role"]: r["prefect.resource.id"] for r in event["related"]}
+        assert roles["flow-run"].startswith("prefect.flow-run.") and "flow" in roles
     rerun = datetime.now(UTC)
     ingest_flow([str(seeds_dir)], database_url=sqlite_url)  # a no-op re-run
     time.sleep(3)  # the persister's flush interval
@@ -256,3 +259,41 @@ def test_the_readme_automation_matches_arms_control_articles_only() -> None:
 
     assert trigger.covers(received(("arms-control", "russia-china")))
     assert not trigger.covers(received(("trade",)))
+
+
+@pytest.mark.prefect
+def test_events_are_posted_in_chunks_and_all_arrive(prefect_server: None) -> None:
+    from flows.reporting import EVENTS_PER_REQUEST, send_events
+    from newsflow.events import TaggedArticle
+
+    count = EVENTS_PER_REQUEST + 50
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    marker = f"chunks-{time.time_ns()}"
+    send_events(
+        [
+            TaggedArticle(i, f"{marker} {i}", None, "bulk", ("arms-control",), "new").event()
+            for i in range(1, count + 1)
+        ]
+    )
+    body = {
+        "filter": {"event": {"name": [EVENT]}, "occurred": {"since": started.isoformat()}},
+        "limit": 50,
+    }
+    from prefect.client.orchestration import get_client
+
+    seen: set[str] = set()
+    deadline = time.monotonic() + 60
+    with get_client(sync_client=True) as client:
+        while len(seen) < count and time.monotonic() < deadline:
+            page = client.request("POST", "/events/filter", json=body).json()
+            while True:
+                seen |= {
+                    e["payload"]["title"]
+                    for e in page["events"]
+                    if e["payload"]["title"].startswith(marker)
+                }
+                if not page.get("next_page"):
+                    break
+                page = client.request("GET", page["next_page"]).json()
+            time.sleep(0.5)
+    assert seen == {f"{marker} {i}" for i in range(1, count + 1)}
