@@ -62,3 +62,6 @@ class ProcessedArticle:
     tags: tuple[Tag, ...] = ()
     tagger_version: str = ""
     signature: Signature | None = None
+    # The signature's LSH bucket per band (``processing.neardup.band_keys``), computed with
+    # the signature, in the worker that made it; ``None``: computed when storing.
+    bands: tuple[int, ...] | None = None

@@ -25,7 +25,7 @@ from newsflow.parallel import WorkerPool
 from newsflow.settings import Settings, load_settings
 from parsers import Record, parse_record
 from processing.dedup import content_hash
-from processing.neardup import NearDupConfig, signature
+from processing.neardup import NearDupConfig, band_keys, signature
 from processing.tagger import Tagger
 from processing.taxonomy import load_taxonomy
 from storage import repository
@@ -65,16 +65,20 @@ def process(
 ) -> list[ProcessedArticle]:
     """Dedup keys (hash, near-dup signature) and topic tags for each article (no I/O)."""
     near = near or neardup_config()
-    return [
-        ProcessedArticle(
-            article,
-            content_hash(article),
-            tag_document(tagger, article.document),
-            tagger.version,
-            signature(article, near) if near.enabled else None,
+    processed = []
+    for article in articles:
+        sig = signature(article, near) if near.enabled else None
+        processed.append(
+            ProcessedArticle(
+                article,
+                content_hash(article),
+                tag_document(tagger, article.document),
+                tagger.version,
+                sig,
+                tuple(band_keys(sig, near)) if sig is not None else None,
+            )
         )
-        for article in articles
-    ]
+    return processed
 
 
 def prepare_database(database_url: str, tagger: Tagger) -> Engine:

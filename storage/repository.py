@@ -149,6 +149,13 @@ class _NewRow:
 _Row = models.Article | _NewRow
 
 
+def _band_keys(item: ProcessedArticle, config: NearDupConfig) -> list[int] | None:
+    """The item's LSH buckets: those computed with its signature, else computed now."""
+    if item.bands is not None and len(item.bands) == config.bands:
+        return list(item.bands)
+    return band_keys(item.signature, config) if item.signature is not None else None
+
+
 class _NearIndex:
     """Near-copy look-ups for one batch: stored originals (one query) and the batch's own."""
 
@@ -159,8 +166,9 @@ class _NearIndex:
         self.keys: dict[int, list[int]] = {}
         if config.enabled:
             for index, item in enumerate(items):
-                if item.signature is not None:
-                    self.keys[index] = band_keys(item.signature, config)
+                keys = _band_keys(item, config)
+                if keys is not None:
+                    self.keys[index] = keys
         pairs = {(band, key) for keys in self.keys.values() for band, key in enumerate(keys)}
         self.stored = signatures.articles_in_buckets(session, pairs) if pairs else {}
         ids = {i for found in self.stored.values() for i in found}
@@ -344,7 +352,7 @@ def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupCon
         signatures.forget(session, [row.id for _, row in resigned])
         for item, row in resigned:
             if item.signature is not None:
-                keys = band_keys(item.signature, near) if row.duplicate_of is None else None
+                keys = _band_keys(item, near) if row.duplicate_of is None else None
                 signed.append((row.id, item.signature, keys))
         signatures.save(session, signed, near.scheme)
     if retagged:

@@ -17,7 +17,7 @@ from flows.cli import main
 from newsflow.article import Article
 from newsflow.pipeline import process, tagger_for
 from parsers import iter_path
-from processing.neardup import NearDupConfig
+from processing.neardup import NearDupConfig, band_keys
 from storage import models, queries
 from storage.queries import ArticleQuery
 from storage.repository import BatchResult, store_batch
@@ -154,6 +154,28 @@ def test_band_lookups_are_one_query_per_batch(engine: Engine) -> None:
     assert result.duplicates == 30
     lookups = [s for s in statements if s.lstrip().startswith("SELECT") and "article_bands" in s]
     assert len(lookups) == 1
+
+
+def test_buckets_made_with_the_signature_are_those_stored(engine: Engine) -> None:
+    old, new = seed_articles()
+    near = NearDupConfig()
+    items = process([old, new, variants(old)["framed"]], tagger_for(None), near)
+    for item in items:
+        assert item.signature is not None and item.bands == tuple(band_keys(item.signature, near))
+    # Without them (items made elsewhere), storing computes the same buckets.
+    bare = [replace(item, bands=None) for item in items]
+    results = [store_batch(engine, batch, near) for batch in (items[:1], bare[1:])]
+    assert [(r.new, r.duplicates) for r in results] == [(1, 0), (1, 1)]
+    with Session(engine) as session:
+        B = models.ArticleBand
+        stored = session.execute(select(B.article_id, B.band, B.bucket)).all()
+    ids = results[0].new_ids + results[1].new_ids[:1]
+    expected = {
+        (article_id, band, bucket)
+        for article_id, item in zip(ids, items[:2], strict=True)
+        for band, bucket in enumerate(item.bands or ())
+    }
+    assert set(stored) == expected
 
 
 def test_disabled_detection_stores_no_signatures(engine: Engine) -> None:
