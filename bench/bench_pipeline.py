@@ -2,7 +2,7 @@
 
     python bench/bench_pipeline.py [--sizes 10000,100000] [--kinds jsonl,feed,html,warc]
         [--feed-sizes 2000,10000] [--page-sizes 1000,4000] [--batch-size 100]
-        [--out bench/results.md]
+        [--modes bare,flow-w2,...] [--baseline COMMIT] [--postgres URL] [--out bench/results.md]
 
 For each input kind and size (corpora from ``bench/corpus.py``, cached) it measures, each in a
 subprocess of its own (so peak RSS is that run's alone):
@@ -21,6 +21,12 @@ subprocess of its own (so peak RSS is that run's alone):
    it against a Prefect server the script started once beforehand (``PREFECT_API_URL``), as
    scheduled deployments run, so no temporary server starts with each run; their start-up is
    measured the same way. ``flow`` alone means the default worker count (one per CPU).
+
+``--baseline COMMIT`` also runs each flow mode with that commit's code (``MODE@base``, the
+commit's tree from ``git archive`` first on ``PYTHONPATH``), right after this tree's run of
+the mode, so before and after are measured in one run on the same corpora. ``--postgres URL``
+stores the flow modes' runs in a new PostgreSQL database on that server (``newsflow_bench_ingest``,
+created afresh for each run) instead of SQLite; the bare loop and the stages stay on SQLite.
 
 Peak memory: ``rss_mb`` is the largest single process (``ru_maxrss``: the CLI, or a worker if
 larger); ``tree_mb`` the peak sum over the command's process tree (the CLI, its workers, the
@@ -321,9 +327,16 @@ def newsflow(
     return seconds, rss, summary
 
 
-def flow_env(mode: str, api_url: str | None) -> dict[str, str]:
-    """The environment of a flow mode: ``flow``, ``flow-w2``, ``served-w1``..."""
+def flow_env(mode: str, api_url: str | None, baseline: Path | None = None) -> dict[str, str]:
+    """The environment of a flow mode: ``flow``, ``flow-w2``, ``served-w1``, ``flow-w2@base``...
+
+    ``@base`` runs the code of ``--baseline`` (extracted to ``baseline``) instead of this tree's.
+    """
     env: dict[str, str] = {}
+    mode, _, tag = mode.partition("@")
+    if tag:
+        assert baseline is not None
+        env["PYTHONPATH"] = str(baseline)
     kind, _, workers = mode.partition("-w")
     if workers:
         env["NEWSFLOW_WORKERS"] = workers
@@ -381,12 +394,11 @@ class _Quiet(SimpleHTTPRequestHandler):
 def flow(
     kind: str,
     directory: Path,
-    db: Path,
+    url: str,
     batch_size: int,
     work: Path,
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    url = f"sqlite:///{db}"
     if kind != "feed":
         target = directory / "articles.jsonl" if kind == "jsonl" else directory
         seconds, rss, out = newsflow(
@@ -468,6 +480,18 @@ def main() -> None:
         help="bare, stages, flow[-wN] (temporary Prefect server), served[-wN] (running server)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="a git commit: each flow mode also runs with that commit's code (MODE@base), "
+        "right after this tree's, in the same run",
+    )
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        help="a PostgreSQL server URL: the flow modes store into a new database there "
+        "(newsflow_bench_ingest, created afresh for each run) instead of SQLite",
+    )
     parser.add_argument("--worker", choices=["bare", "stages"], help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
@@ -478,6 +502,10 @@ def main() -> None:
         return
     kinds = args.kinds.split(",")
     modes = args.modes.split(",")
+    if args.baseline:
+        modes = [
+            m for mode in modes for m in ([mode, f"{mode}@base"] if _is_flow(mode) else [mode])
+        ]
     results: list[dict[str, Any]] = []
     load = {"before": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp:
@@ -486,6 +514,7 @@ def main() -> None:
         # once, unmeasured; then start-up alone is an ingest of an empty directory.
         empty = work / "empty"
         empty.mkdir()
+        baseline = _extract(args.baseline, work / "baseline") if args.baseline else None
         newsflow(["ingest", str(ROOT / "seeds"), "--db", f"sqlite:///{work / 'warm.db'}"], work)
         server = PrefectServer(work) if any(m.startswith("served") for m in modes) else None
         api_url = server.api_url if server else None
@@ -514,9 +543,12 @@ def main() -> None:
                     }
                     for mode in modes:
                         db = work / f"{mode}-{kind}-{n}.db"
-                        if mode.startswith(("flow", "served")):
-                            env = flow_env(mode, api_url)
-                            row[mode] = flow(kind, directory, db, args.batch_size, work, env)
+                        if _is_flow(mode):
+                            env = flow_env(mode, api_url, baseline)
+                            url = (
+                                _new_postgres(args.postgres) if args.postgres else f"sqlite:///{db}"
+                            )
+                            row[mode] = flow(kind, directory, url, args.batch_size, work, env)
                         else:
                             row[mode] = worker(mode, kind, directory, db, args.batch_size, work)
                         row[mode]["load"] = os.getloadavg()[0]
@@ -531,6 +563,35 @@ def main() -> None:
     args.out.write_text(report, encoding="utf-8")
     (args.out.with_suffix(".json")).write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(report)
+
+
+def _is_flow(mode: str) -> bool:
+    return mode.startswith(("flow", "served"))
+
+
+def _extract(commit: str, directory: Path) -> Path:
+    """The tree of ``commit`` in ``directory`` (``git archive``), for the ``@base`` modes."""
+    directory.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive, check=True)
+    return directory
+
+
+BENCH_DATABASE = "newsflow_bench_ingest"
+
+
+def _new_postgres(server: str) -> str:
+    """A new, empty ``newsflow_bench_ingest`` database on ``server``; its SQLAlchemy URL."""
+    import psycopg
+
+    admin = server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    base = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{base}/{BENCH_DATABASE}"
 
 
 def markdown(
@@ -549,7 +610,10 @@ def markdown(
             ("kinds", args.kinds),
             ("batch_size", args.batch_size),
             ("modes", args.modes),
+            ("baseline", args.baseline),
+            ("postgres", args.postgres),
         )
+        if v
     )
 
     def fmt(x: float | None, spec: str = ".1f") -> str:
@@ -574,7 +638,7 @@ def markdown(
         + ".",
         "",
     ]
-    flows = [m for m in modes if m.startswith(("flow", "served"))]
+    flows = [m for m in modes if _is_flow(m)]
     head = "| input | articles | MB | bare s |" + "".join(
         f" {m} s | {m} / bare |" for m in ["stages", *flows] if m in modes
     )
