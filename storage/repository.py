@@ -160,13 +160,18 @@ class _NearIndex:
     """Near-copy look-ups for one batch: stored originals (one query) and the batch's own."""
 
     def __init__(
-        self, session: Session, items: Sequence[ProcessedArticle], config: NearDupConfig
+        self,
+        session: Session,
+        items: Sequence[ProcessedArticle],
+        config: NearDupConfig,
+        wanted: Iterable[int],
     ) -> None:
+        """Look up the stored originals of ``items[i]`` for each ``i`` in ``wanted``."""
         self.config = config
         self.keys: dict[int, list[int]] = {}
         if config.enabled:
-            for index, item in enumerate(items):
-                keys = _band_keys(item, config)
+            for index in wanted:
+                keys = _band_keys(items[index], config)
                 if keys is not None:
                     self.keys[index] = keys
         pairs = {(band, key) for keys in self.keys.values() for band, key in enumerate(keys)}
@@ -259,7 +264,14 @@ def _store(session: Session, items: Sequence[ProcessedArticle], near: NearDupCon
     for content, article_id in session.execute(stmt_hash):
         originals[content] = article_id
     index_of = {id(item): index for index, item in enumerate(items)}
-    near_index = _NearIndex(session, items, near)
+    # Only records not stored yet can be near copies: a re-read feed looks up no buckets.
+    unstored = [
+        index
+        for index, vals in enumerate(values)
+        if not (vals["url"] and vals["url"] in by_url)
+        and not (vals["guid"] and (vals["source_id"], vals["guid"]) in by_guid)
+    ]
+    near_index = _NearIndex(session, items, near, unstored)
 
     now = utcnow()
     tag_rows: list[dict[str, object]] = []

@@ -154,6 +154,15 @@ def test_band_lookups_are_one_query_per_batch(engine: Engine) -> None:
     assert result.duplicates == 30
     lookups = [s for s in statements if s.lstrip().startswith("SELECT") and "article_bands" in s]
     assert len(lookups) == 1
+    # The same batch again: every record is stored, so no bucket is looked up.
+    statements.clear()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        again = store(engine, *many)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert (again.unchanged, again.new, again.duplicates) == (30, 0, 0)
+    assert not [s for s in statements if "article_bands" in s or "article_signatures" in s]
 
 
 def test_buckets_made_with_the_signature_are_those_stored(engine: Engine) -> None:
