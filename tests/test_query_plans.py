@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from newsflow.article import Article
-from newsflow.pipeline import process, tagger_for
+from newsflow.pipeline import prepare_database, process, tagger_for
 from storage import queries
 from storage.db import open_database
 from storage.fulltext import MatchEstimate, estimate_matches
@@ -25,8 +25,7 @@ _TEXTS = [
 ]
 
 
-@pytest.fixture
-def stored(engine: Engine) -> Engine:
+def _store(engine: Engine) -> Engine:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     articles = [
         Article(
@@ -42,6 +41,11 @@ def stored(engine: Engine) -> Engine:
     articles.append(replace(articles[0], guid="copy-0", source="wire"))  # an exact copy
     store_batch(engine, process(articles, tagger_for(None)))
     return engine
+
+
+@pytest.fixture
+def stored(engine: Engine) -> Engine:
+    return _store(engine)
 
 
 QUERIES = [
@@ -207,3 +211,45 @@ def test_the_match_estimate_reads_the_statistics(postgres_url: str) -> None:
     assert talks.articles == 30 and talks.share > 0.9 and not talks.phrase
     assert arms.share < 0.5
     assert phrase.phrase and phrase.matches == arms.matches  # a phrase counts as its words
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "query",
+    [
+        ArticleQuery(text='"Xi Jinping"', limit=50),
+        ArticleQuery(text='"arms control" OR tariffs', limit=50),
+        ArticleQuery(text="dispatch", topic="russia-china", limit=50),
+        ArticleQuery(text='"dispatch number"', topic="trade", limit=50),
+        ArticleQuery(text="talks OR deal", topic="arms-control", limit=50),
+        ArticleQuery(
+            text="dispatch",
+            topic="russia-china",
+            source="desk-1",
+            since=datetime(2026, 1, 3, tzinfo=UTC),
+            until=datetime(2026, 1, 15, tzinfo=UTC),
+            limit=50,
+        ),
+        ArticleQuery(text="dispatch -bakery", topic="trade", include_duplicates=True, limit=50),
+    ],
+    ids=range(7),
+)
+def test_the_probe_of_the_newest_articles_agrees(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, query: ArticleQuery
+) -> None:
+    """On PostgreSQL a phrase or a topic first checks the newest PROBE_ROWS articles that pass
+    the other filters: whether it finds RANK_WINDOW matches there, sees every article, or
+    sizes windows from the share it found, it ranks the same newest matches as the whole
+    search (every match, the newest RANK_WINDOW of them)."""
+    engine = _store(prepare_database(postgres_url, tagger_for(None)))
+    monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1)
+    monkeypatch.setattr(queries, "RANK_WINDOW", 4)
+    rare = MatchEstimate(matches=1e-6, articles=41, phrase='"' in (query.text or ""))
+    monkeypatch.setattr(queries, "estimate_matches", lambda session, text: rare)
+    with monkeypatch.context() as whole:  # no probe, no window: every match
+        whole.setattr(queries, "_probe_newest", lambda *args: ([], False))
+        expected = _ids(engine, query)
+    assert expected  # each query finds something, so the comparison says something
+    for rows in (1, 3, 8, 2_000):  # nothing found, some, enough; every article probed
+        monkeypatch.setattr(queries, "PROBE_ROWS", rows)
+        assert _ids(engine, query) == expected, rows
