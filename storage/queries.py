@@ -30,6 +30,7 @@ from storage.fulltext import (
     fts5_newest_ranked,
     has_many_matches,
     planned_rows,
+    tsquery_matches,
     tsvector_matches,
 )
 
@@ -172,10 +173,13 @@ WIDEST_WINDOW = 100_000
 # assumes it is in a tenth of the articles that hold them, then it widens by what it found.
 PHRASE_SHARE = 0.1
 # A phrase's share of the articles holding its words is not in the statistics, nor how a
-# topic and the words go together (the estimate takes them as independent): such a search
-# first checks the newest PROBE_ROWS articles that pass its other filters (a walk of
-# ix_articles_newest), which holds its RANK_WINDOW newest matches when they are frequent, and
-# otherwise measures their share, which sizes the windows.
+# topic and the words go together (the estimate takes them as independent): when both the
+# words' and the topic's shares are large enough for RANK_WINDOW matches among PROBE_ROWS
+# articles, such a search first checks the newest PROBE_ROWS articles that pass its other
+# filters (a walk of ix_articles_newest), which hold its RANK_WINDOW newest matches when they
+# are frequent, and otherwise give their share, which sizes the windows. A phrase in windows
+# is checked in the stored vectors of the newest articles holding its words only until
+# RANK_WINDOW match (see _newest_phrase_matches).
 PROBE_ROWS = 2_000
 # Memory for the bitmaps of a search (PostgreSQL, this transaction only): at 4 MB the bitmap
 # of a frequent word is lossy and every article of its pages is checked again.
@@ -245,11 +249,39 @@ def _window_start(session: Session, query: ArticleQuery, articles: int) -> datet
     return start
 
 
+def _newest_phrase_matches(
+    window: Select[int, datetime | None], query: ArticleQuery, words: str
+) -> Select[int]:
+    """The newest RANK_WINDOW matches of a phrase search in ``window`` (PostgreSQL): the
+    articles holding its words (``words``: no positions, so the GIN index answers without
+    reading a stored vector) are sorted newest first, and the phrase is checked in their
+    stored vectors in that order until RANK_WINDOW match, not in every one of them."""
+    vector: ColumnElement[Any] = literal_column("articles.search")
+    held = (
+        window.add_columns(vector.label("search"))
+        .where(tsquery_matches(vector, words))
+        .order_by(*_NEWEST)
+        .offset(0)  # a fence: the phrase is checked after the sort, not inside the scan
+        .subquery("held")
+    )
+    return (
+        select(held.c.id)
+        .where(tsvector_matches(held.c.search, query.text or ""))
+        .order_by(held.c.published_at.desc().nulls_last(), held.c.id.desc())
+        .limit(RANK_WINDOW)
+    )
+
+
 def _newest_matches_in_windows(
-    session: Session, filtered: Select[Any], query: ArticleQuery, share: float
+    session: Session,
+    filtered: Select[Any],
+    query: ArticleQuery,
+    share: float,
+    words: str | None = None,
 ) -> list[int]:
     """Ids of the newest RANK_WINDOW articles of ``filtered`` (PostgreSQL) that match the
-    search, looked for among the newest articles first (see WALK_SHARE)."""
+    search, looked for among the newest articles first (see WALK_SHARE); with ``words`` (a
+    phrase's words without positions), see _newest_phrase_matches."""
     A = models.Article
     articles = math.ceil(2 * RANK_WINDOW / max(share, 1e-6))
     while True:
@@ -257,6 +289,12 @@ def _newest_matches_in_windows(
         window = filtered.with_only_columns(A.id, A.published_at)
         if start is not None:
             window = window.where(A.published_at >= start)
+        if words is not None:
+            found = list(session.scalars(_newest_phrase_matches(window, query, words)))
+            if len(found) >= RANK_WINDOW or start is None:
+                return found
+            articles = max(2 * articles, math.ceil(articles * 2 * RANK_WINDOW / max(1, len(found))))
+            continue
         # the words last: where the plan checks rows one by one (the topic's articles, say),
         # the cheap date check goes first and only the articles in the window are searched
         window = window.where(tsvector_matches(literal_column("articles.search"), query.text or ""))
@@ -294,14 +332,15 @@ def _probe_newest(
     return found, _window_start(session, query, PROBE_ROWS) is None
 
 
-def _share(session: Session, estimate: MatchEstimate, topic_id: int | None) -> float:
+def _share(session: Session, estimate: MatchEstimate, topic_id: int | None) -> tuple[float, float]:
     """The share of articles expected to match a search's words and topic (PostgreSQL's
-    planner: the words' and the topic's shares, as independent)."""
+    planner: the words' and the topic's shares, as independent), and the most it can be (the
+    smaller of the two shares)."""
     if topic_id is None:
-        return estimate.share
+        return estimate.share, estimate.share
     T = "SELECT 1 FROM article_topics WHERE topic_id = :t"
-    tagged = planned_rows(session, T, t=topic_id)
-    return estimate.share * min(1.0, tagged / max(1.0, estimate.articles))
+    tagged = min(1.0, planned_rows(session, T, t=topic_id) / max(1.0, estimate.articles))
+    return estimate.share * tagged, min(estimate.share, tagged)
 
 
 def _list_first(
@@ -361,18 +400,20 @@ def _postgres_newest(
 ) -> Any:
     """The ids of the RANK_WINDOW newest matches (PostgreSQL): a subquery that walks
     ix_articles_newest, or a list found in windows of the newest articles (see WALK_SHARE)."""
-    share = _share(session, estimate, topic_id)
+    share, most = _share(session, estimate, topic_id)
     if share >= WALK_SHARE and not estimate.phrase:
         walk = searched.with_only_columns(models.Article.id).order_by(*_NEWEST)
         return walk.limit(RANK_WINDOW).scalar_subquery()
     guess = share * (PHRASE_SHARE if estimate.phrase else 1)
-    if estimate.phrase or topic_id is not None:  # the statistics cannot tell: look
+    # the statistics cannot tell a phrase's share, nor a topic's overlap with the words: look,
+    # when the newest PROBE_ROWS articles can hold RANK_WINDOW matches
+    if (estimate.phrase or topic_id is not None) and most * PROBE_ROWS >= RANK_WINDOW:
         found, complete = _probe_newest(session, unfiltered, query, topic_id)
         if len(found) >= RANK_WINDOW or complete:
             return found
         # the share found among the newest articles; none found: rarer than one in PROBE_ROWS
         guess = len(found) / PROBE_ROWS if found else min(guess, 0.5 / PROBE_ROWS)
-    return _newest_matches_in_windows(session, filtered, query, guess)
+    return _newest_matches_in_windows(session, filtered, query, guess, estimate.words)
 
 
 def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:

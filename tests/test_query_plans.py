@@ -231,25 +231,47 @@ def test_the_match_estimate_reads_the_statistics(postgres_url: str) -> None:
             limit=50,
         ),
         ArticleQuery(text="dispatch -bakery", topic="trade", include_duplicates=True, limit=50),
+        # every article holds "desk" and "dispatch", none as that phrase
+        ArticleQuery(text='"desk dispatch" OR bakery', limit=50),
+        ArticleQuery(text='"desk dispatch" OR "Xi Jinping"', topic="russia-china", limit=50),
     ],
-    ids=range(7),
+    ids=range(9),
 )
 def test_the_probe_of_the_newest_articles_agrees(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch, query: ArticleQuery
 ) -> None:
     """On PostgreSQL a phrase or a topic first checks the newest PROBE_ROWS articles that pass
-    the other filters: whether it finds RANK_WINDOW matches there, sees every article, or
-    sizes windows from the share it found, it ranks the same newest matches as the whole
-    search (every match, the newest RANK_WINDOW of them)."""
+    the other filters; whether it finds RANK_WINDOW matches there, sees every article, or
+    sizes windows from the share it found, and whether a phrase's windows check the phrase
+    in the newest articles holding its words or in every article of the window, it ranks the
+    same newest matches as the whole search (every match, the newest RANK_WINDOW of them)."""
     engine = _store(prepare_database(postgres_url, tagger_for(None)))
     monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1)
     monkeypatch.setattr(queries, "RANK_WINDOW", 4)
-    rare = MatchEstimate(matches=1e-6, articles=41, phrase='"' in (query.text or ""))
-    monkeypatch.setattr(queries, "estimate_matches", lambda session, text: rare)
-    with monkeypatch.context() as whole:  # no probe, no window: every match
+    monkeypatch.setattr(queries, "_share", lambda *args: (1e-9, 1.0))  # rare, yet may probe
+    with monkeypatch.context() as whole:  # no probe, no window, the phrase in every article
         whole.setattr(queries, "_probe_newest", lambda *args: ([], False))
+        whole.setattr(
+            queries,
+            "estimate_matches",
+            lambda session, text: replace(estimate_matches(session, text), words=None),
+        )
         expected = _ids(engine, query)
     assert expected  # each query finds something, so the comparison says something
     for rows in (1, 3, 8, 2_000):  # nothing found, some, enough; every article probed
         monkeypatch.setattr(queries, "PROBE_ROWS", rows)
         assert _ids(engine, query) == expected, rows
+
+
+@pytest.mark.postgres
+def test_a_phrase_is_looked_for_among_the_articles_holding_its_words(postgres_url: str) -> None:
+    from sqlalchemy.orm import Session
+
+    engine = open_database(postgres_url)
+    _talks(engine)
+    with Session(engine) as session:
+        assert estimate_matches(session, '"arms talks" dispatch').words == (
+            "'arm' & 'talk' & 'dispatch'"
+        )
+        assert estimate_matches(session, "arms talks").words is None  # no phrase
+        assert estimate_matches(session, 'dispatch -"arms talks"').words is None  # a NOT
