@@ -275,3 +275,19 @@ def test_a_phrase_is_looked_for_among_the_articles_holding_its_words(postgres_ur
         )
         assert estimate_matches(session, "arms talks").words is None  # no phrase
         assert estimate_matches(session, 'dispatch -"arms talks"').words is None  # a NOT
+
+
+def test_a_topics_articles_are_read_from_its_index(sqlite_url: str) -> None:
+    """A topic's article ids (its size, a small topic's list) come from
+    ix_article_topics_topic_article alone, not from each tag row (evidence and all)."""
+    from sqlalchemy import text
+
+    engine = prepare_database(sqlite_url, tagger_for(None))
+    with engine.connect() as conn:
+        plan = " ".join(
+            row[-1]
+            for row in conn.execute(
+                text("EXPLAIN QUERY PLAN SELECT article_id FROM article_topics WHERE topic_id = 1")
+            )
+        )
+    assert "COVERING INDEX ix_article_topics_topic_article" in plan
