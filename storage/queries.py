@@ -172,15 +172,8 @@ WIDEST_WINDOW = 100_000
 # A phrase is estimated as its words (the statistics know words only); its first window
 # assumes it is in a tenth of the articles that hold them, then it widens by what it found.
 PHRASE_SHARE = 0.1
-# A phrase's share of the articles holding its words is not in the statistics, nor how a
-# topic and the words go together (the estimate takes them as independent): when both the
-# words' and the topic's shares are large enough for RANK_WINDOW matches among PROBE_ROWS
-# articles, such a search first checks the newest PROBE_ROWS articles that pass its other
-# filters (a walk of ix_articles_newest), which hold its RANK_WINDOW newest matches when they
-# are frequent, and otherwise give their share, which sizes the windows. A phrase in windows
-# is checked in the stored vectors of the newest articles holding its words only until
-# RANK_WINDOW match (see _newest_phrase_matches).
-PROBE_ROWS = 2_000
+# A phrase in windows is checked in the stored vectors of the newest articles holding its
+# words only until RANK_WINDOW match (see _newest_phrase_matches).
 # Memory for the bitmaps of a search (PostgreSQL, this transaction only): at 4 MB the bitmap
 # of a frequent word is lossy and every article of its pages is checked again.
 SEARCH_WORK_MEM = "64MB"
@@ -307,39 +300,14 @@ def _newest_matches_in_windows(
         articles = max(2 * articles, math.ceil(articles * 2 * RANK_WINDOW / max(1, len(found))))
 
 
-def _probe_newest(
-    session: Session, unfiltered: Select[Any], query: ArticleQuery, topic_id: int | None
-) -> tuple[list[int], bool]:
-    """PostgreSQL: the newest matches (up to RANK_WINDOW) among the newest PROBE_ROWS articles
-    that pass the filters other than the topic (a walk of ix_articles_newest; the topic is
-    checked in the row read, the words only in the rows that pass it), and whether those are
-    every article that passes them (then the matches found are all there are)."""
-    A = models.Article
-    columns = [A.id, A.published_at, literal_column("articles.search").label("search")]
-    if topic_id is not None:
-        columns.append(literal_column("articles.topic_ids").label("topic_ids"))
-    newest = unfiltered.with_only_columns(*columns).order_by(*_NEWEST).limit(PROBE_ROWS)
-    probed = newest.subquery("probed")
-    stmt = select(probed.c.id)
-    if topic_id is not None:  # first: cheaper than the words, which read the stored vector
-        stmt = stmt.where(
-            probed.c.topic_ids.op("@>")(literal_column(f"ARRAY[{int(topic_id)}]::integer[]"))
-        )
-    stmt = stmt.where(tsvector_matches(probed.c.search, query.text or ""))
-    order = (probed.c.published_at.desc().nulls_last(), probed.c.id.desc())
-    found = list(session.scalars(stmt.order_by(*order).limit(RANK_WINDOW)))
-    return found, _window_start(session, query, PROBE_ROWS) is None
-
-
-def _share(session: Session, estimate: MatchEstimate, topic_id: int | None) -> tuple[float, float]:
+def _share(session: Session, estimate: MatchEstimate, topic_id: int | None) -> float:
     """The share of articles expected to match a search's words and topic (PostgreSQL's
-    planner: the words' and the topic's shares, as independent), and the most it can be (the
-    smaller of the two shares)."""
+    planner: the words' and the topic's shares, as independent)."""
     if topic_id is None:
-        return estimate.share, estimate.share
+        return estimate.share
     T = "SELECT 1 FROM article_topics WHERE topic_id = :t"
-    tagged = min(1.0, planned_rows(session, T, t=topic_id) / max(1.0, estimate.articles))
-    return estimate.share * tagged, min(estimate.share, tagged)
+    tagged = planned_rows(session, T, t=topic_id)
+    return estimate.share * min(1.0, tagged / max(1.0, estimate.articles))
 
 
 def _list_first(
@@ -391,7 +359,6 @@ def _sqlite_newest_ranked(
 def _postgres_newest(
     session: Session,
     query: ArticleQuery,
-    unfiltered: Select[Any],
     filtered: Select[Any],
     searched: Select[Any],
     estimate: MatchEstimate,
@@ -399,19 +366,11 @@ def _postgres_newest(
 ) -> Any:
     """The ids of the RANK_WINDOW newest matches (PostgreSQL): a subquery that walks
     ix_articles_newest, or a list found in windows of the newest articles (see WALK_SHARE)."""
-    share, most = _share(session, estimate, topic_id)
+    share = _share(session, estimate, topic_id)
     if share >= WALK_SHARE and not estimate.phrase:
         walk = searched.with_only_columns(models.Article.id).order_by(*_NEWEST)
         return walk.limit(RANK_WINDOW).scalar_subquery()
     guess = share * (PHRASE_SHARE if estimate.phrase else 1)
-    # the statistics cannot tell a phrase's share, nor a topic's overlap with the words: look,
-    # when the newest PROBE_ROWS articles can hold RANK_WINDOW matches
-    if (estimate.phrase or topic_id is not None) and most * PROBE_ROWS >= RANK_WINDOW:
-        found, complete = _probe_newest(session, unfiltered, query, topic_id)
-        if len(found) >= RANK_WINDOW or complete:
-            return found
-        # the share found among the newest articles; none found: rarer than one in PROBE_ROWS
-        guess = len(found) / PROBE_ROWS if found else min(guess, 0.5 / PROBE_ROWS)
     return _newest_matches_in_windows(session, filtered, query, guess, estimate.words)
 
 
@@ -482,9 +441,7 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
                     )
                     rank = window.c.rank
                 else:  # rank those only
-                    newest = _postgres_newest(
-                        session, query, unfiltered_by_topic, filtered, stmt, estimate, topic_id
-                    )
+                    newest = _postgres_newest(session, query, filtered, stmt, estimate, topic_id)
                     stmt = (
                         select(models.Article)
                         .join(models.Source)

@@ -237,20 +237,19 @@ def test_the_match_estimate_reads_the_statistics(postgres_url: str) -> None:
     ],
     ids=range(9),
 )
-def test_the_probe_of_the_newest_articles_agrees(
+def test_phrase_windows_agree_with_the_whole_search(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch, query: ArticleQuery
 ) -> None:
-    """On PostgreSQL a phrase or a topic first checks the newest PROBE_ROWS articles that pass
-    the other filters; whether it finds RANK_WINDOW matches there, sees every article, or
-    sizes windows from the share it found, and whether a phrase's windows check the phrase
-    in the newest articles holding its words or in every article of the window, it ranks the
-    same newest matches as the whole search (every match, the newest RANK_WINDOW of them)."""
+    """On PostgreSQL a phrase's windows check the phrase only in the newest articles holding
+    its words, until RANK_WINDOW match: whatever the windows' size, that ranks the same newest
+    matches as the whole search with the phrase checked in every article (and so do the
+    windows and the walk of searches without a phrase)."""
     engine = _store(prepare_database(postgres_url, tagger_for(None)))
     monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1)
     monkeypatch.setattr(queries, "RANK_WINDOW", 4)
-    monkeypatch.setattr(queries, "_share", lambda *args: (1e-9, 1.0))  # rare, yet may probe
-    with monkeypatch.context() as whole:  # no probe, no window, the phrase in every article
-        whole.setattr(queries, "_probe_newest", lambda *args: ([], False))
+    monkeypatch.setattr(queries, "PHRASE_SHARE", 1.0)
+    with monkeypatch.context() as whole:  # no window, the phrase checked in every article
+        whole.setattr(queries, "_share", lambda *args: 1e-9)
         whole.setattr(
             queries,
             "estimate_matches",
@@ -258,9 +257,9 @@ def test_the_probe_of_the_newest_articles_agrees(
         )
         expected = _ids(engine, query)
     assert expected  # each query finds something, so the comparison says something
-    for rows in (1, 3, 8, 2_000):  # nothing found, some, enough; every article probed
-        monkeypatch.setattr(queries, "PROBE_ROWS", rows)
-        assert _ids(engine, query) == expected, rows
+    for share in (1e-9, 0.3, 0.5, 0.9):  # all articles; windows of 27, 16, 9, widened
+        monkeypatch.setattr(queries, "_share", lambda *args, share=share: share)
+        assert _ids(engine, query) == expected, share
 
 
 @pytest.mark.postgres
