@@ -13,14 +13,11 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
-    Integer,
     Select,
-    Subquery,
     cast,
     func,
     literal,
     literal_column,
-    select,
     table,
     text,
 )
@@ -95,24 +92,6 @@ def tsquery_matches(vector: ColumnElement[Any], tsquery: str) -> ColumnElement[b
     search)."""
     matches: ColumnElement[bool] = vector.op("@@")(cast(literal(tsquery), TSQUERY))
     return matches
-
-
-def fts5_newest_ranked(query: str, limit: int, candidates: Select[Any] | None = None) -> Subquery:
-    """SQLite: the ``limit`` most recently stored FTS5 matches of ``query`` (highest rowid
-    first, read from the end of the index), with their bm25 rank (``id``, ``rank``); with
-    ``candidates`` (a select of article ids), only those among them. The candidates are read
-    once into a list that each match is looked up in (``+rowid`` keeps the rowid from the
-    FTS5 index, which would look each candidate up in the full-text index instead)."""
-    fts = table("articles_fts", column("rowid"))
-    stmt = select(
-        literal_column("articles_fts.rowid", Integer).label("id"),
-        literal_column("bm25(articles_fts)", Float).label("rank"),
-    ).select_from(fts)
-    match = text("articles_fts MATCH :fts_newest").bindparams(fts_newest=fts5_query(query))
-    stmt = stmt.where(match)
-    if candidates is not None:
-        stmt = stmt.where(literal_column("+articles_fts.rowid").in_(candidates))
-    return stmt.order_by(literal_column("articles_fts.rowid").desc()).limit(limit).subquery()
 
 
 def has_many_matches(session: Session, dialect: str, query: str, many: int) -> bool:
