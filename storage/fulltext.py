@@ -13,15 +13,15 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
-    Integer,
     Select,
-    Subquery,
+    cast,
     func,
+    literal,
     literal_column,
-    select,
     table,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import column
 
@@ -87,22 +87,11 @@ def tsvector_matches(vector: ColumnElement[Any], query: str) -> ColumnElement[bo
     return matches
 
 
-def fts5_newest_ranked(query: str, limit: int, candidates: Select[Any] | None = None) -> Subquery:
-    """SQLite: the ``limit`` most recently stored FTS5 matches of ``query`` (highest rowid
-    first, read from the end of the index), with their bm25 rank (``id``, ``rank``); with
-    ``candidates`` (a select of article ids), only those among them. The candidates are read
-    once into a list that each match is looked up in (``+rowid`` keeps the rowid from the
-    FTS5 index, which would look each candidate up in the full-text index instead)."""
-    fts = table("articles_fts", column("rowid"))
-    stmt = select(
-        literal_column("articles_fts.rowid", Integer).label("id"),
-        literal_column("bm25(articles_fts)", Float).label("rank"),
-    ).select_from(fts)
-    match = text("articles_fts MATCH :fts_newest").bindparams(fts_newest=fts5_query(query))
-    stmt = stmt.where(match)
-    if candidates is not None:
-        stmt = stmt.where(literal_column("+articles_fts.rowid").in_(candidates))
-    return stmt.order_by(literal_column("articles_fts.rowid").desc()).limit(limit).subquery()
+def tsquery_matches(vector: ColumnElement[Any], tsquery: str) -> ColumnElement[bool]:
+    """PostgreSQL: the stored ``vector`` matches ``tsquery`` (tsquery syntax, not a user's
+    search)."""
+    matches: ColumnElement[bool] = vector.op("@@")(cast(literal(tsquery), TSQUERY))
+    return matches
 
 
 def has_many_matches(session: Session, dialect: str, query: str, many: int) -> bool:
@@ -142,6 +131,10 @@ class MatchEstimate:
     matches: float  # articles holding the words (a phrase counts as its words)
     articles: float  # articles stored
     phrase: bool  # whether the search has a phrase (its positions are not estimated)
+    # with a phrase and no negation: the search's words as a tsquery without positions (its
+    # phrases as words anywhere), which every match of the search matches and the GIN index
+    # answers alone, without reading a stored vector
+    words: str | None = None
 
     @property
     def share(self) -> float:
@@ -158,14 +151,16 @@ def estimate_matches(session: Session, query: str) -> MatchEstimate:
         text("SELECT websearch_to_tsquery('english', :q)::text"), {"q": query.replace("\x00", " ")}
     )
     words = words or ""
+    phrase = bool(_ADJACENT.search(words))
+    anywhere = _ADJACENT.sub("&", words)
     return MatchEstimate(
         matches=planned_rows(
-            session,
-            "SELECT 1 FROM articles WHERE search @@ CAST(:q AS tsquery)",
-            q=_ADJACENT.sub("&", words),
+            session, "SELECT 1 FROM articles WHERE search @@ CAST(:q AS tsquery)", q=anywhere
         ),
         articles=planned_rows(session, "SELECT 1 FROM articles"),
-        phrase=bool(_ADJACENT.search(words)),
+        phrase=phrase,
+        # under a NOT, words anywhere would exclude more than the phrase does
+        words=anywhere if phrase and "!" not in words else None,
     )
 
 

@@ -151,7 +151,8 @@ class Topic(Base):
 
 class ArticleTopic(Base):
     __tablename__ = "article_topics"
-    __table_args__ = (Index("ix_article_topics_topic_id", "topic_id"),)
+    # a topic's article ids from the index alone (migration 0007)
+    __table_args__ = (Index("ix_article_topics_topic_article", "topic_id", "article_id"),)
 
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True

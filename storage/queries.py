@@ -27,9 +27,9 @@ from storage.fulltext import (
     apply_search,
     count_matches,
     estimate_matches,
-    fts5_newest_ranked,
     has_many_matches,
     planned_rows,
+    tsquery_matches,
     tsvector_matches,
 )
 
@@ -171,14 +171,18 @@ WIDEST_WINDOW = 100_000
 # A phrase is estimated as its words (the statistics know words only); its first window
 # assumes it is in a tenth of the articles that hold them, then it widens by what it found.
 PHRASE_SHARE = 0.1
+# A phrase in windows is checked in the stored vectors of the newest articles holding its
+# words only until RANK_WINDOW match (see _newest_phrase_matches).
 # Memory for the bitmaps of a search (PostgreSQL, this transaction only): at 4 MB the bitmap
 # of a frequent word is lossy and every article of its pages is checked again.
 SEARCH_WORK_MEM = "64MB"
 # On SQLite, a frequent search walks FTS5's matches newest stored first and checks each one's
 # article against the filters, until RANK_WINDOW pass: about RANK_WINDOW / (share of articles
 # passing the filters) row reads. When the filters are rare (a small topic, a short date range),
-# listing the articles that pass them first and looking each match up in that list costs fewer
-# reads (one per listed article); the cheaper of the two is taken, estimated from the topic's
+# listing the ids of the topic's articles or of the date range first (from an index alone) and
+# looking each match up in that list within the FTS5 scan reads the rows of the listed matches
+# only (the other filters are checked on those); which of the two is taken is estimated (as the
+# rows read when the list was of the articles passing every filter) from the topic's
 # size (counted up to TOPIC_COUNT_CAP), the share of the stored date range the dates cover and
 # the number of matches (a walk ends at the last one; counted up to the listing's size).
 # A topic of fewer than SMALL_TOPIC articles is filtered as the list of its articles.
@@ -191,9 +195,10 @@ def _topic_id(session: Session, slug: str) -> int | None:
 
 
 def _topic_size(session: Session, topic_id: int, up_to: int) -> int:
-    """The number of articles tagged with the topic, counted up to ``up_to``."""
+    """The number of articles tagged with the topic, counted up to ``up_to`` (in its
+    entries of ix_article_topics_topic_article)."""
     T = models.ArticleTopic
-    probe = select(T.article_id).where(T.topic_id == topic_id).limit(up_to).subquery()
+    probe = select(T.topic_id).where(T.topic_id == topic_id).limit(up_to).subquery()
     return session.scalar(select(func.count()).select_from(probe)) or 0
 
 
@@ -237,11 +242,39 @@ def _window_start(session: Session, query: ArticleQuery, articles: int) -> datet
     return start
 
 
+def _newest_phrase_matches(
+    window: Select[int, datetime | None], query: ArticleQuery, words: str
+) -> Select[int]:
+    """The newest RANK_WINDOW matches of a phrase search in ``window`` (PostgreSQL): the
+    articles holding its words (``words``: no positions, so the GIN index answers without
+    reading a stored vector) are sorted newest first, and the phrase is checked in their
+    stored vectors in that order until RANK_WINDOW match, not in every one of them."""
+    vector: ColumnElement[Any] = literal_column("articles.search")
+    held = (
+        window.add_columns(vector.label("search"))
+        .where(tsquery_matches(vector, words))
+        .order_by(*_NEWEST)
+        .offset(0)  # a fence: the phrase is checked after the sort, not inside the scan
+        .subquery("held")
+    )
+    return (
+        select(held.c.id)
+        .where(tsvector_matches(held.c.search, query.text or ""))
+        .order_by(held.c.published_at.desc().nulls_last(), held.c.id.desc())
+        .limit(RANK_WINDOW)
+    )
+
+
 def _newest_matches_in_windows(
-    session: Session, filtered: Select[Any], query: ArticleQuery, share: float
+    session: Session,
+    filtered: Select[Any],
+    query: ArticleQuery,
+    share: float,
+    words: str | None = None,
 ) -> list[int]:
     """Ids of the newest RANK_WINDOW articles of ``filtered`` (PostgreSQL) that match the
-    search, looked for among the newest articles first (see WALK_SHARE)."""
+    search, looked for among the newest articles first (see WALK_SHARE); with ``words`` (a
+    phrase's words without positions), see _newest_phrase_matches."""
     A = models.Article
     articles = math.ceil(2 * RANK_WINDOW / max(share, 1e-6))
     while True:
@@ -249,6 +282,12 @@ def _newest_matches_in_windows(
         window = filtered.with_only_columns(A.id, A.published_at)
         if start is not None:
             window = window.where(A.published_at >= start)
+        if words is not None:
+            found = list(session.scalars(_newest_phrase_matches(window, query, words)))
+            if len(found) >= RANK_WINDOW or start is None:
+                return found
+            articles = max(2 * articles, math.ceil(articles * 2 * RANK_WINDOW / max(1, len(found))))
+            continue
         # the words last: where the plan checks rows one by one (the topic's articles, say),
         # the cheap date check goes first and only the articles in the window are searched
         window = window.where(tsvector_matches(literal_column("articles.search"), query.text or ""))
@@ -300,22 +339,34 @@ def _list_first(
 
 
 def _sqlite_newest_ranked(
-    query: ArticleQuery,
-    searched: Select[Any],
-    rank: ColumnElement[float],
-    listed: Select[Any] | None,
+    searched: Select[Any], rank: ColumnElement[float], listed: Select[Any] | None
 ) -> Subquery:
-    """The ids and bm25 ranks of the RANK_WINDOW most recently stored matches (SQLite); with
-    ``listed`` (the ids of the articles that pass the filters), among those."""
-    if listed is not None:  # the filtered articles first, then FTS5's matches among them
-        return fts5_newest_ranked(query.text or "", RANK_WINDOW, listed)
-    # FTS5's matches newest stored first, each one's article checked against the filters
-    return (
-        searched.with_only_columns(models.Article.id, rank.label("rank"))
-        .order_by(literal_column("articles_fts.rowid").desc())
-        .limit(RANK_WINDOW)
-        .subquery()
-    )
+    """The ids and bm25 ranks of the RANK_WINDOW most recently stored matches (SQLite): FTS5's
+    matches newest stored first, each one's article checked against the filters; with
+    ``listed`` (ids read from an index alone: a topic's, or those of a date range), only the
+    matches among them, looked up in that list within the FTS5 scan, so that the article
+    rows read are those of the listed matches (``+rowid`` keeps the rowid from the FTS5
+    index, which would look each listed id up in the full-text index instead)."""
+    walk = searched.with_only_columns(models.Article.id, rank.label("rank"))
+    if listed is not None:
+        walk = walk.where(literal_column("+articles_fts.rowid").in_(listed))
+    return walk.order_by(literal_column("articles_fts.rowid").desc()).limit(RANK_WINDOW).subquery()
+
+
+def _listed_ids(query: ArticleQuery, topic_id: int | None, first: str) -> Select[Any]:
+    """SQLite: the ids of a topic's articles or of a date range's, from an index alone
+    (ix_article_topics_topic_article, ix_articles_published_at); the other filters are
+    checked on the matches among them."""
+    if first == "topic" and topic_id is not None:
+        T = models.ArticleTopic
+        return select(T.article_id).where(T.topic_id == topic_id)
+    A = models.Article
+    dated = select(A.id)
+    if query.since is not None:
+        dated = dated.where(A.published_at >= query.since)
+    if query.until is not None:
+        dated = dated.where(A.published_at < query.until)
+    return dated
 
 
 def _postgres_newest(
@@ -333,7 +384,7 @@ def _postgres_newest(
         walk = searched.with_only_columns(models.Article.id).order_by(*_NEWEST)
         return walk.limit(RANK_WINDOW).scalar_subquery()
     guess = share * (PHRASE_SHARE if estimate.phrase else 1)
-    return _newest_matches_in_windows(session, filtered, query, guess)
+    return _newest_matches_in_windows(session, filtered, query, guess, estimate.words)
 
 
 def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
@@ -371,7 +422,6 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
             stmt = stmt.where(models.Article.published_at < query.until)
         if not query.include_duplicates:
             stmt = stmt.where(models.Article.duplicate_of.is_(None))
-        unfiltered_by_topic = stmt
         if topic is not None:
             stmt = stmt.where(topic)
         if query.text:
@@ -389,13 +439,9 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
                 session, dialect, query.text, FREQUENT_MATCHES
             ):
                 if dialect == "sqlite":  # bm25() only exists in the FTS5 scan: rank inside it
-                    listed: Select[Any] | None = None
                     first = _list_first(session, query, topic_size)
-                    if first is not None:  # listed from the topic's list or from the dates
-                        listed = unfiltered_by_topic.with_only_columns(models.Article.id)
-                        if topic_id is not None:
-                            listed = listed.where(_topic_filter(topic_id, small=first == "topic"))
-                    window = _sqlite_newest_ranked(query, stmt, rank, listed)
+                    listed = None if first is None else _listed_ids(query, topic_id, first)
+                    window = _sqlite_newest_ranked(stmt, rank, listed)
                     stmt = (
                         select(models.Article)
                         .join(models.Source)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from newsflow.article import Article
-from newsflow.pipeline import process, tagger_for
+from newsflow.pipeline import prepare_database, process, tagger_for
 from storage import queries
 from storage.db import open_database
 from storage.fulltext import MatchEstimate, estimate_matches
@@ -25,8 +25,7 @@ _TEXTS = [
 ]
 
 
-@pytest.fixture
-def stored(engine: Engine) -> Engine:
+def _store(engine: Engine) -> Engine:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     articles = [
         Article(
@@ -42,6 +41,11 @@ def stored(engine: Engine) -> Engine:
     articles.append(replace(articles[0], guid="copy-0", source="wire"))  # an exact copy
     store_batch(engine, process(articles, tagger_for(None)))
     return engine
+
+
+@pytest.fixture
+def stored(engine: Engine) -> Engine:
+    return _store(engine)
 
 
 QUERIES = [
@@ -207,3 +211,82 @@ def test_the_match_estimate_reads_the_statistics(postgres_url: str) -> None:
     assert talks.articles == 30 and talks.share > 0.9 and not talks.phrase
     assert arms.share < 0.5
     assert phrase.phrase and phrase.matches == arms.matches  # a phrase counts as its words
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "query",
+    [
+        ArticleQuery(text='"Xi Jinping"', limit=50),
+        ArticleQuery(text='"arms control" OR tariffs', limit=50),
+        ArticleQuery(text="dispatch", topic="russia-china", limit=50),
+        ArticleQuery(text='"dispatch number"', topic="trade", limit=50),
+        ArticleQuery(text="talks OR deal", topic="arms-control", limit=50),
+        ArticleQuery(
+            text="dispatch",
+            topic="russia-china",
+            source="desk-1",
+            since=datetime(2026, 1, 3, tzinfo=UTC),
+            until=datetime(2026, 1, 15, tzinfo=UTC),
+            limit=50,
+        ),
+        ArticleQuery(text="dispatch -bakery", topic="trade", include_duplicates=True, limit=50),
+        # every article holds "desk" and "dispatch", none as that phrase
+        ArticleQuery(text='"desk dispatch" OR bakery', limit=50),
+        ArticleQuery(text='"desk dispatch" OR "Xi Jinping"', topic="russia-china", limit=50),
+    ],
+    ids=range(9),
+)
+def test_phrase_windows_agree_with_the_whole_search(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, query: ArticleQuery
+) -> None:
+    """On PostgreSQL a phrase's windows check the phrase only in the newest articles holding
+    its words, until RANK_WINDOW match: whatever the windows' size, that ranks the same newest
+    matches as the whole search with the phrase checked in every article (and so do the
+    windows and the walk of searches without a phrase)."""
+    engine = _store(prepare_database(postgres_url, tagger_for(None)))
+    monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1)
+    monkeypatch.setattr(queries, "RANK_WINDOW", 4)
+    monkeypatch.setattr(queries, "PHRASE_SHARE", 1.0)
+    with monkeypatch.context() as whole:  # no window, the phrase checked in every article
+        whole.setattr(queries, "_share", lambda *args: 1e-9)
+        whole.setattr(
+            queries,
+            "estimate_matches",
+            lambda session, text: replace(estimate_matches(session, text), words=None),
+        )
+        expected = _ids(engine, query)
+    assert expected  # each query finds something, so the comparison says something
+    for share in (1e-9, 0.3, 0.5, 0.9):  # all articles; windows of 27, 16, 9, widened
+        monkeypatch.setattr(queries, "_share", lambda *args, share=share: share)
+        assert _ids(engine, query) == expected, share
+
+
+@pytest.mark.postgres
+def test_a_phrase_is_looked_for_among_the_articles_holding_its_words(postgres_url: str) -> None:
+    from sqlalchemy.orm import Session
+
+    engine = open_database(postgres_url)
+    _talks(engine)
+    with Session(engine) as session:
+        assert estimate_matches(session, '"arms talks" dispatch').words == (
+            "'arm' & 'talk' & 'dispatch'"
+        )
+        assert estimate_matches(session, "arms talks").words is None  # no phrase
+        assert estimate_matches(session, 'dispatch -"arms talks"').words is None  # a NOT
+
+
+def test_a_topics_articles_are_read_from_its_index(sqlite_url: str) -> None:
+    """A topic's article ids (its size, a small topic's list) come from
+    ix_article_topics_topic_article alone, not from each tag row (evidence and all)."""
+    from sqlalchemy import text
+
+    engine = prepare_database(sqlite_url, tagger_for(None))
+    with engine.connect() as conn:
+        plan = " ".join(
+            row[-1]
+            for row in conn.execute(
+                text("EXPLAIN QUERY PLAN SELECT article_id FROM article_topics WHERE topic_id = 1")
+            )
+        )
+    assert "COVERING INDEX ix_article_topics_topic_article" in plan
