@@ -21,6 +21,7 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperArgument, TyperCommand
 from typer.exceptions import TyperException
 
 from newsflow import api
@@ -71,6 +72,27 @@ def _main(
     ] = False,
 ) -> None:
     """Ingest news articles, tag them with topics and query the stored database."""
+
+
+class _NamedArgument(TyperArgument):
+    """An argument shown in help by its metavar alone (``PATH...``)."""
+
+    def display_type_rich(self, ctx: object) -> str | None:
+        return None
+
+    def _rich_display_name(self) -> str:
+        return f"{self.metavar}..." if self.nargs != 1 else str(self.metavar)
+
+
+class _Command(TyperCommand):
+    """A command whose help shows its arguments with a metavar by that name alone: Typer adds
+    the Python type (``PATH... <list[Path]>``), which means nothing to a reader."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument and param.metavar:
+                param.__class__ = _NamedArgument
 
 
 class ListFormat(StrEnum):
@@ -185,11 +207,12 @@ WorkersOption = Annotated[
 ]
 
 
-@app.command()
+@app.command(cls=_Command)
 def ingest(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
+            metavar="PATH",
             help="Files or directories to read (.txt, .html, .json articles; .jsonl dumps; "
             ".warc/.warc.gz archives).",
             show_default=False,
@@ -220,7 +243,7 @@ def ingest(
     paths = paths or []
     if not paths and sources is None and not feeds:
         raise typer.BadParameter(
-            "name files or directories, --sources FILE or --feeds", param_hint="PATHS"
+            "name files or directories, --sources FILE or --feeds", param_hint="PATH"
         )
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -423,7 +446,8 @@ def sources_add(
         bool, typer.Option("--full-text", help="Fetch each linked page for its full text.")
     ] = False,
     tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="Topic given to every article (repeatable).")
+        list[str] | None,
+        typer.Option("--tag", metavar="TOPIC", help="Topic given to every article (repeatable)."),
     ] = None,
     taxonomy: Annotated[
         Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")
@@ -520,11 +544,12 @@ def sources_remove(
     )
 
 
-@app.command()
+@app.command(cls=_Command)
 def serve(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
+            metavar="PATH",
             help="Files or directories the ingest flow reads each run [setting: serve_paths].",
             show_default=False,
         ),
@@ -941,11 +966,12 @@ def retag(
         out.print(table)
 
 
-@app.command()
+@app.command(cls=_Command)
 def backfill(
     paths: Annotated[
         list[Path],
         typer.Argument(
+            metavar="PATH",
             help="Files or directories: .txt, .html, .json articles; .jsonl dumps; "
             ".warc/.warc.gz archives (such as CC-NEWS).",
             show_default=False,

@@ -55,6 +55,8 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert command.help and len(command.help) > 20, path
         code, out, _ = run(capsys, *path, "--help")
         assert code == 0 and "Usage:" in out, path
+        # metavars are words a reader understands, never Python types
+        assert "list[" not in out and "<class" not in out, out
         for param in command.params:
             if param.name not in {"help", "ctx"}:
                 assert getattr(param, "help", None), f"{path} {param.name}"
