@@ -487,14 +487,7 @@ def sources_list(
 ) -> None:
     """List the stored feeds with their state: last poll, errors, next poll."""
     if file is not None:
-        from newsflow.sources import load_sources
-
-        configured = [s.as_dict() for s in load_sources(file)]
-        if output is DocFormat.json:
-            _write_json(configured)
-        for entry in configured if output is DocFormat.text else []:
-            extras = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("name", "url"))
-            out.print(Text(f"{entry['name']}  {entry['url']}  {extras}".rstrip()))
+        _print_sources_file(file, output)
         return
     records = api.list_feeds(db)
     if output is DocFormat.json:
@@ -515,6 +508,33 @@ def sources_list(
             Text(f"{r.last_outcome or '-'} {r.last_status or ''}".strip()),
             Text(f"{r.error_count}: {r.last_error}" if r.error_count else "0"),
             f"{r.next_poll_at:%Y-%m-%d %H:%M}" if r.next_poll_at else "now",
+        )
+    out.print(table)
+
+
+def _print_sources_file(file: Path, output: DocFormat) -> None:
+    """``sources list --file``: the file's feeds as configured, as a table or JSON."""
+    from newsflow.sources import load_sources
+
+    configured = load_sources(file)
+    if output is DocFormat.json:
+        _write_json([s.as_dict() for s in configured])
+        return
+    if not configured:
+        err.print(
+            Text(f"No feeds in {file} (add one with `newsflow sources add NAME URL --file`).")
+        )
+        return
+    table = Table()
+    for column in ("name", "url", "every", "full text", "tags"):
+        table.add_column(column, overflow="fold")
+    for s in configured:
+        table.add_row(
+            Text(s.name),
+            Text(s.url),
+            f"{s.poll_interval}s" if s.poll_interval else "default",
+            "yes" if s.fetch_full_text else "no",
+            Text(", ".join(s.tags)),
         )
     out.print(table)
 
