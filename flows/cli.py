@@ -717,7 +717,13 @@ def query(
         limit=limit,
         include_duplicates=include_duplicates,
     )
-    _print_rows(api.find_articles(spec, db), output)
+    rows = api.find_articles(spec, db)
+    if not rows and output is ListFormat.table and api.copies_match(spec, db):
+        err.print(
+            "No articles match; copies of stored articles do (--include-duplicates lists them)."
+        )
+        return
+    _print_rows(rows, output)
 
 
 @app.command()

@@ -481,12 +481,14 @@ class Stats:
     runs: int
     last_run: datetime | None
     errors: int
+    source_copies: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "articles": self.articles,
             "duplicates": self.duplicates,
             "sources": self.sources,
+            "source_copies": self.source_copies,
             "tagged_articles": self.tagged,
             "earliest": self.earliest.isoformat() if self.earliest else None,
             "latest": self.latest.isoformat() if self.latest else None,
@@ -502,15 +504,22 @@ def database_stats(engine: Engine) -> Stats:
         originals = A.duplicate_of.is_(None)
         total = session.scalar(select(func.count()).select_from(A).where(originals)) or 0
         copies = session.scalar(select(func.count()).select_from(A).where(~originals)) or 0
-        per_source = dict(
-            session.execute(
-                select(models.Source.name, func.count(A.id))
-                .join(A, A.source_id == models.Source.id)
-                .where(originals)
-                .group_by(models.Source.name)
-                .order_by(models.Source.name)
-            ).all()
-        )
+        # every source with stored articles: one whose articles are all copies has 0 originals
+        per_source: dict[str, int] = {}
+        source_copies: dict[str, int] = {}
+        for name, source_originals, source_duplicates in session.execute(
+            select(
+                models.Source.name,
+                func.count(A.id).filter(originals),
+                func.count(A.id).filter(~originals),
+            )
+            .join(A, A.source_id == models.Source.id)
+            .group_by(models.Source.name)
+            .order_by(models.Source.name)
+        ):
+            per_source[name] = source_originals
+            if source_duplicates:
+                source_copies[name] = source_duplicates
         tagged = (
             session.scalar(
                 select(func.count(func.distinct(models.ArticleTopic.article_id)))
@@ -537,4 +546,5 @@ def database_stats(engine: Engine) -> Stats:
         runs or 0,
         to_dt(last_run, engine.dialect),
         errors,
+        source_copies,
     )
