@@ -635,7 +635,12 @@ def serve(
         served = deployments(
             plan, settings.database_url, str(settings.taxonomy) if settings.taxonomy else None
         )
-        where = f"a local Prefect server at {started}" if started else "PREFECT_API_URL"
+        if started:
+            where = f"a local Prefect server at {started}"
+        else:
+            from prefect.settings import get_current_settings
+
+            where = f"the Prefect server at {get_current_settings().api.url}"
         out.print(
             f"Serving {plan.describe()} on {where} (Ctrl-C stops).",
             soft_wrap=True,
