@@ -482,6 +482,7 @@ class Stats:
     last_run: datetime | None
     errors: int
     source_copies: dict[str, int] = field(default_factory=dict)
+    run_statuses: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -493,6 +494,7 @@ class Stats:
             "earliest": self.earliest.isoformat() if self.earliest else None,
             "latest": self.latest.isoformat() if self.latest else None,
             "runs": self.runs,
+            "run_statuses": self.run_statuses,
             "last_run": self.last_run.isoformat() if self.last_run else None,
             "errors_recorded": self.errors,
         }
@@ -534,6 +536,12 @@ def database_stats(engine: Engine) -> Stats:
         runs, last_run = session.execute(
             select(func.count(models.IngestionRun.id), func.max(models.IngestionRun.started_at))
         ).one()
+        R = models.IngestionRun
+        run_statuses: dict[str, int] = dict(
+            session.execute(
+                select(R.status, func.count(R.id)).group_by(R.status).order_by(R.status)
+            ).all()
+        )
         errors = session.scalar(select(func.count(models.IngestionError.id))) or 0
     to_dt = models.UTCDateTime().process_result_value
     return Stats(
@@ -547,4 +555,5 @@ def database_stats(engine: Engine) -> Stats:
         to_dt(last_run, engine.dialect),
         errors,
         source_copies,
+        run_statuses,
     )

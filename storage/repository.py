@@ -408,6 +408,12 @@ def record_errors(engine: Engine, run_id: int | None, errors: Sequence[SourceErr
         )
 
 
+def ended_status(error: BaseException) -> str:
+    """The status of a run stopped by ``error``: ``interrupted`` by Ctrl-C (the same command
+    resumes it), else ``failed``."""
+    return "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+
+
 def finish_run(engine: Engine, run_id: int, totals: BatchResult, status: str = "completed") -> None:
     with Session(engine) as session, session.begin():
         session.execute(
