@@ -300,9 +300,10 @@ def _print_summary(summary: IngestSummary, seconds: float) -> None:
     t = summary.totals
     where = ", ".join(summary.inputs)
     if t.new == t.updated == t.duplicates == 0 and not summary.errors:
+        skipped = f" and {_count(t.no_text, 'page')} with no article text" if t.no_text else ""
         out.print(
             Text(
-                f"Read {_count(t.read, 'article')} from {where}: nothing new, "
+                f"Read {_count(t.read, 'article')}{skipped} from {where}: nothing new, "
                 f"all {t.unchanged} already stored in {summary.database} (run #{summary.run_id})."
             )
         )
@@ -310,9 +311,10 @@ def _print_summary(summary: IngestSummary, seconds: float) -> None:
     out.print(
         Text(f"Ingested {where} into {summary.database} (run #{summary.run_id}, {seconds:.1f} s)")
     )
+    no_text = f" · no article text {t.no_text}" if t.no_text else ""
     out.print(
         f"  read {summary.read} · new {t.new} · updated {t.updated} · "
-        f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors}"
+        f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors}{no_text}"
     )
     _print_topics_and_errors(summary.topics, summary.errors)
 
@@ -1110,7 +1112,7 @@ def _print_backfill(summary: BackfillSummary, seconds: float) -> None:
     out.print(
         f"  read {summary.read} · new {t.new} · updated {t.updated} · "
         f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors} · "
-        f"skipped by date {summary.skipped_by_date}"
+        f"no article text {t.no_text} · skipped by date {summary.skipped_by_date}"
     )
     for r in summary.inputs:
         rt = r.totals
@@ -1124,7 +1126,7 @@ def _print_backfill(summary: BackfillSummary, seconds: float) -> None:
             Text(
                 f"  {r.input}: {files}{f' ({extra})' if extra else ''} · read {r.read} · "
                 f"new {rt.new} · updated {rt.updated} · duplicates {rt.duplicates} · "
-                f"unchanged {rt.unchanged} · errors {rt.errors} · "
+                f"unchanged {rt.unchanged} · errors {rt.errors} · no article text {rt.no_text} · "
                 f"skipped by date {r.skipped_by_date}"
             )
         )
