@@ -114,9 +114,10 @@ def backfill_flow(
                 advance=advance,
                 max_batches=max_batches,
             )
-    except BaseException:
+    except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted
         with contextlib.suppress(DatabaseError):  # the database may be what failed
-            repository.finish_run(engine, run_id, summary.totals, status="failed")
+            status = repository.ended_status(stop)
+            repository.finish_run(engine, run_id, summary.totals, status=status)
             emit_article_events(engine, summary.totals)  # for the batches that were stored
         raise
     status = "interrupted" if summary.stopped else "completed"

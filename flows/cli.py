@@ -21,6 +21,7 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperArgument, TyperCommand
 from typer.exceptions import TyperException
 
 from newsflow import api
@@ -71,6 +72,27 @@ def _main(
     ] = False,
 ) -> None:
     """Ingest news articles, tag them with topics and query the stored database."""
+
+
+class _NamedArgument(TyperArgument):
+    """An argument shown in help by its metavar alone (``PATH...``)."""
+
+    def display_type_rich(self, ctx: object) -> str | None:
+        return None
+
+    def _rich_display_name(self) -> str:
+        return f"{self.metavar}..." if self.nargs != 1 else str(self.metavar)
+
+
+class _Command(TyperCommand):
+    """A command whose help shows its arguments with a metavar by that name alone: Typer adds
+    the Python type (``PATH... <list[Path]>``), which means nothing to a reader."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument and param.metavar:
+                param.__class__ = _NamedArgument
 
 
 class ListFormat(StrEnum):
@@ -185,11 +207,12 @@ WorkersOption = Annotated[
 ]
 
 
-@app.command()
+@app.command(cls=_Command)
 def ingest(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
+            metavar="PATH",
             help="Files or directories to read (.txt, .html, .json articles; .jsonl dumps; "
             ".warc/.warc.gz archives).",
             show_default=False,
@@ -220,7 +243,7 @@ def ingest(
     paths = paths or []
     if not paths and sources is None and not feeds:
         raise typer.BadParameter(
-            "name files or directories, --sources FILE or --feeds", param_hint="PATHS"
+            "name files or directories, --sources FILE or --feeds", param_hint="PATH"
         )
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -277,9 +300,10 @@ def _print_summary(summary: IngestSummary, seconds: float) -> None:
     t = summary.totals
     where = ", ".join(summary.inputs)
     if t.new == t.updated == t.duplicates == 0 and not summary.errors:
+        skipped = f" and {_count(t.no_text, 'page')} with no article text" if t.no_text else ""
         out.print(
             Text(
-                f"Read {_count(t.read, 'article')} from {where}: nothing new, "
+                f"Read {_count(t.read, 'article')}{skipped} from {where}: nothing new, "
                 f"all {t.unchanged} already stored in {summary.database} (run #{summary.run_id})."
             )
         )
@@ -287,9 +311,10 @@ def _print_summary(summary: IngestSummary, seconds: float) -> None:
     out.print(
         Text(f"Ingested {where} into {summary.database} (run #{summary.run_id}, {seconds:.1f} s)")
     )
+    no_text = f" · no article text {t.no_text}" if t.no_text else ""
     out.print(
         f"  read {summary.read} · new {t.new} · updated {t.updated} · "
-        f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors}"
+        f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors}{no_text}"
     )
     _print_topics_and_errors(summary.topics, summary.errors)
 
@@ -423,7 +448,8 @@ def sources_add(
         bool, typer.Option("--full-text", help="Fetch each linked page for its full text.")
     ] = False,
     tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="Topic given to every article (repeatable).")
+        list[str] | None,
+        typer.Option("--tag", metavar="TOPIC", help="Topic given to every article (repeatable)."),
     ] = None,
     taxonomy: Annotated[
         Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")
@@ -463,14 +489,7 @@ def sources_list(
 ) -> None:
     """List the stored feeds with their state: last poll, errors, next poll."""
     if file is not None:
-        from newsflow.sources import load_sources
-
-        configured = [s.as_dict() for s in load_sources(file)]
-        if output is DocFormat.json:
-            _write_json(configured)
-        for entry in configured if output is DocFormat.text else []:
-            extras = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("name", "url"))
-            out.print(Text(f"{entry['name']}  {entry['url']}  {extras}".rstrip()))
+        _print_sources_file(file, output)
         return
     records = api.list_feeds(db)
     if output is DocFormat.json:
@@ -491,6 +510,33 @@ def sources_list(
             Text(f"{r.last_outcome or '-'} {r.last_status or ''}".strip()),
             Text(f"{r.error_count}: {r.last_error}" if r.error_count else "0"),
             f"{r.next_poll_at:%Y-%m-%d %H:%M}" if r.next_poll_at else "now",
+        )
+    out.print(table)
+
+
+def _print_sources_file(file: Path, output: DocFormat) -> None:
+    """``sources list --file``: the file's feeds as configured, as a table or JSON."""
+    from newsflow.sources import load_sources
+
+    configured = load_sources(file)
+    if output is DocFormat.json:
+        _write_json([s.as_dict() for s in configured])
+        return
+    if not configured:
+        err.print(
+            Text(f"No feeds in {file} (add one with `newsflow sources add NAME URL --file`).")
+        )
+        return
+    table = Table()
+    for column in ("name", "url", "every", "full text", "tags"):
+        table.add_column(column, overflow="fold")
+    for s in configured:
+        table.add_row(
+            Text(s.name),
+            Text(s.url),
+            f"{s.poll_interval}s" if s.poll_interval else "default",
+            "yes" if s.fetch_full_text else "no",
+            Text(", ".join(s.tags)),
         )
     out.print(table)
 
@@ -520,11 +566,12 @@ def sources_remove(
     )
 
 
-@app.command()
+@app.command(cls=_Command)
 def serve(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
+            metavar="PATH",
             help="Files or directories the ingest flow reads each run [setting: serve_paths].",
             show_default=False,
         ),
@@ -590,7 +637,12 @@ def serve(
         served = deployments(
             plan, settings.database_url, str(settings.taxonomy) if settings.taxonomy else None
         )
-        where = f"a local Prefect server at {started}" if started else "PREFECT_API_URL"
+        if started:
+            where = f"a local Prefect server at {started}"
+        else:
+            from prefect.settings import get_current_settings
+
+            where = f"the Prefect server at {get_current_settings().api.url}"
         out.print(
             f"Serving {plan.describe()} on {where} (Ctrl-C stops).",
             soft_wrap=True,
@@ -672,7 +724,13 @@ def query(
         limit=limit,
         include_duplicates=include_duplicates,
     )
-    _print_rows(api.find_articles(spec, db), output)
+    rows = api.find_articles(spec, db)
+    if not rows and output is ListFormat.table and api.copies_match(spec, db):
+        err.print(
+            "No articles match; copies of stored articles do (--include-duplicates lists them)."
+        )
+        return
+    _print_rows(rows, output)
 
 
 @app.command()
@@ -941,11 +999,12 @@ def retag(
         out.print(table)
 
 
-@app.command()
+@app.command(cls=_Command)
 def backfill(
     paths: Annotated[
         list[Path],
         typer.Argument(
+            metavar="PATH",
             help="Files or directories: .txt, .html, .json articles; .jsonl dumps; "
             ".warc/.warc.gz archives (such as CC-NEWS).",
             show_default=False,
@@ -1053,7 +1112,7 @@ def _print_backfill(summary: BackfillSummary, seconds: float) -> None:
     out.print(
         f"  read {summary.read} · new {t.new} · updated {t.updated} · "
         f"duplicates {t.duplicates} · unchanged {t.unchanged} · errors {t.errors} · "
-        f"skipped by date {summary.skipped_by_date}"
+        f"no article text {t.no_text} · skipped by date {summary.skipped_by_date}"
     )
     for r in summary.inputs:
         rt = r.totals
@@ -1067,7 +1126,7 @@ def _print_backfill(summary: BackfillSummary, seconds: float) -> None:
             Text(
                 f"  {r.input}: {files}{f' ({extra})' if extra else ''} · read {r.read} · "
                 f"new {rt.new} · updated {rt.updated} · duplicates {rt.duplicates} · "
-                f"unchanged {rt.unchanged} · errors {rt.errors} · "
+                f"unchanged {rt.unchanged} · errors {rt.errors} · no article text {rt.no_text} · "
                 f"skipped by date {r.skipped_by_date}"
             )
         )

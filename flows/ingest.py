@@ -92,9 +92,10 @@ def ingest_flow(
                     i.article.source for i in batch if isinstance(i, ProcessedArticle)
                 )
                 emit_article_events(engine, result)
-    except BaseException:
+    except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted
         with contextlib.suppress(DatabaseError):  # the database may be what failed
-            repository.finish_run(engine, run_id, summary.totals, status="failed")
+            status = repository.ended_status(stop)
+            repository.finish_run(engine, run_id, summary.totals, status=status)
         raise
     repository.finish_run(engine, run_id, summary.totals)
     publish_run_report(

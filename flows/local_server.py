@@ -2,7 +2,9 @@
 
 ``serve`` (:func:`local_prefect_server`) needs a real local server (the same ASGI app, with
 its services, UI off): Prefect's temporary server runs no scheduler, so a served deployment
-would never get a run. Its address goes into the environment before Prefect is imported.
+would never get a run. It is started only when no API is configured, in the environment or
+in the active Prefect profile; its address then goes into the environment and Prefect's
+settings.
 
 The one-off flow runs of ``ingest``, ``backfill`` and ``retag`` (:func:`server_for_runs`) get
 the same app with only the services of Prefect's temporary server, started here rather than
@@ -40,18 +42,25 @@ def _free_port() -> int:
 @contextmanager
 def local_prefect_server() -> Iterator[str | None]:
     """For ``serve``: yields the API URL of a local server it started (with its services, the
-    scheduler among them), or ``None`` if ``PREFECT_API_URL`` is set. Call it before Prefect
-    is imported: the address is put in the environment."""
-    if os.environ.get("PREFECT_API_URL"):
+    scheduler among them), or ``None`` if Prefect has an API configured (``PREFECT_API_URL``
+    in the environment or in the active profile, ``prefect config set``). The started
+    server's address is put in the environment, for the flow runs' processes, and in
+    Prefect's settings of this process."""
+    from prefect.context import refresh_global_settings_context
+    from prefect.settings import get_current_settings
+
+    if get_current_settings().api.url:
         yield None
         return
     with _server(services=True) as api_url:
         os.environ["PREFECT_API_URL"] = api_url
+        refresh_global_settings_context()
         try:
             yield api_url
         finally:
             if os.environ.get("PREFECT_API_URL") == api_url:
                 del os.environ["PREFECT_API_URL"]
+                refresh_global_settings_context()
 
 
 @contextmanager

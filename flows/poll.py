@@ -107,9 +107,9 @@ def poll_flow(
                 poll_feed_task.submit(feed, settings.database_url, taxonomy_name, run_id)
             )
         outcomes.extend(future.result() for future in pending)
-    except BaseException:
+    except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted
         summarize(summary, outcomes)
-        repository.finish_run(engine, run_id, summary.totals, status="failed")
+        repository.finish_run(engine, run_id, summary.totals, status=repository.ended_status(stop))
         raise
     summarize(summary, outcomes)
     repository.finish_run(engine, run_id, summary.totals)

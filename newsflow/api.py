@@ -6,7 +6,7 @@ Everything takes an optional database URL; ``None`` means the configured one.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,6 +62,14 @@ def find_articles(query: ArticleQuery, database_url: str | None = None) -> list[
     if query.topic and query.topic not in with_retry(engine, lambda: queries.topic_slugs(engine)):
         raise NewsflowError(f"unknown topic {query.topic!r}; `newsflow topics` lists them")
     return with_retry(engine, lambda: queries.find_articles(engine, query))
+
+
+def copies_match(query: ArticleQuery, database_url: str | None = None) -> bool:
+    """Whether stored copies, which ``query`` hides unless ``include_duplicates``, match it
+    (a source whose articles are all copies of others', say)."""
+    if query.include_duplicates:
+        return False
+    return bool(find_articles(replace(query, include_duplicates=True, limit=1), database_url))
 
 
 def get_article(article_id: int, database_url: str | None = None) -> ArticleDetail:

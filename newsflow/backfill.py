@@ -37,7 +37,7 @@ import parsers
 from newsflow.article import Article, ProcessedArticle
 from newsflow.errors import SourceError
 from newsflow.parallel import WorkerPool
-from newsflow.pipeline import Prepared, Preparer, Skipped
+from newsflow.pipeline import Prepared, Preparer, Skipped, is_error, real_errors
 from parsers import Record
 from parsers.jsonl import iter_jsonl_raw
 from parsers.manifest import Manifest
@@ -204,9 +204,9 @@ class InputReport:
 
     @property
     def read(self) -> int:
-        """Records read this time: articles stored or found stored, errors, and those dropped
-        by the date window."""
-        return self.totals.read + self.totals.errors + self.skipped_by_date
+        """Records read this time: articles stored or found stored, errors, pages with no
+        article text, and those dropped by the date window."""
+        return self.totals.read + self.totals.errors + self.totals.no_text + self.skipped_by_date
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -216,6 +216,7 @@ class InputReport:
             "files_resumed": self.files_resumed,
             "read": self.read,
             **self.totals.counts(),
+            "skipped_no_text": self.totals.no_text,
             "skipped_by_date": self.skipped_by_date,
         }
 
@@ -267,6 +268,7 @@ class BackfillSummary:
             "stopped": self.stopped,
             "read": self.read,
             **self.totals.counts(),
+            "skipped_no_text": self.totals.no_text,
             "skipped_by_date": self.skipped_by_date,
             "topics": dict(self.topics),
             "inputs": [report.as_dict() for report in self.inputs],
@@ -382,7 +384,7 @@ def run_backfill(
         nonlocal items, marks, progress
         if not items and not marks:
             return True
-        errors = [item for item in items if isinstance(item, SourceError)]
+        errors = real_errors(items)
         pending = submit(items) if items else None
         summary.batches += 1 if items else 0
         in_flight.append(_Batch(report, pending, errors, marks, progress))
@@ -433,7 +435,7 @@ def run_backfill(
                             report.skipped_by_date += 1
                         else:
                             items.append(item)
-                            if isinstance(item, SourceError) and item.origin == str(file.path):
+                            if is_error(item) and item.origin == str(file.path):
                                 whole_file_failed = True  # not marked complete: tried again
                         marks[file.key] = last = mark
                         if mark.position is not None and mark.position > done_bytes:

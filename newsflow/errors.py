@@ -27,5 +27,14 @@ class SourceError(NewsflowError):
         return type(self), (self.origin, self.message)
 
 
+class NoArticleText(SourceError):
+    """A page with no article text (an index page, an empty or script-only page).
+
+    Normal in a crawl archive, so not an error: such a page is counted as skipped, not
+    recorded in ``ingestion_errors`` and not stored. Code that only knows :class:`SourceError`
+    still sees it as an input that gave no article.
+    """
+
+
 class DatabaseError(NewsflowError):
     """The database cannot be reached, migrated or written."""

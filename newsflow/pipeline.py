@@ -15,12 +15,13 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeGuard
 
 from sqlalchemy import Engine
 
 import parsers
 from newsflow.article import Article, ProcessedArticle, Tag
-from newsflow.errors import SourceError
+from newsflow.errors import NoArticleText, SourceError
 from newsflow.parallel import WorkerPool
 from newsflow.settings import Settings, load_settings
 from parsers import Record, parse_record
@@ -155,6 +156,17 @@ def prepare_batches(
         yield from parsers.batched(items, batch_size)
 
 
+def is_error(item: object) -> TypeGuard[SourceError]:
+    """Whether ``item`` is an input that could not be read or parsed: a page with no article
+    text (:class:`NoArticleText`) is skipped, not an error."""
+    return isinstance(item, SourceError) and not isinstance(item, NoArticleText)
+
+
+def real_errors(items: Iterable[object]) -> list[SourceError]:
+    """The errors among ``items`` (see :func:`is_error`)."""
+    return [item for item in items if is_error(item)]
+
+
 def store_prepared(
     items: Sequence[ProcessedArticle | SourceError],
     engine: Engine,
@@ -163,13 +175,14 @@ def store_prepared(
 ) -> BatchResult:
     """Store one batch of processed articles (one transaction) and record its errors."""
     near = near or neardup_config()
-    errors = [item for item in items if isinstance(item, SourceError)]
+    errors = real_errors(items)
     processed = [item for item in items if isinstance(item, ProcessedArticle)]
     # A locked or unreachable database is waited for (db_retry_seconds), then the batch fails
     # whole: nothing of it is stored and the next run stores it.
     with_retry(engine, lambda: repository.record_errors(engine, run_id, errors))
     result = with_retry(engine, lambda: repository.store_batch(engine, processed, near))
     result.errors += len(errors)
+    result.no_text += sum(isinstance(item, NoArticleText) for item in items)
     return result
 
 
@@ -203,8 +216,9 @@ class IngestSummary:
 
     @property
     def read(self) -> int:
-        """Inputs read: the articles parsed plus those that could not be."""
-        return self.totals.read + self.totals.errors
+        """Inputs read: the articles parsed, those that could not be, and pages with no
+        article text."""
+        return self.totals.read + self.totals.errors + self.totals.no_text
 
     @property
     def topics(self) -> list[tuple[str, int]]:
@@ -213,7 +227,7 @@ class IngestSummary:
 
     def add(self, result: BatchResult, errors: Sequence[SourceError] = ()) -> None:
         self.totals.add(result)
-        self.errors.extend((e.origin, e.message) for e in errors)
+        self.errors.extend((e.origin, e.message) for e in real_errors(errors))
 
     def as_dict(self) -> dict[str, object]:
         t = self.totals
@@ -227,6 +241,7 @@ class IngestSummary:
             "unchanged": t.unchanged,
             "duplicates": t.duplicates,
             "errors": t.errors,
+            "skipped_no_text": t.no_text,
             "topics": dict(self.topics),
             "error_details": [{"origin": o, "message": m} for o, m in self.errors],
         }

@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup
 
 from newsflow.article import Article
 from newsflow.charset import decode_body
-from newsflow.errors import SourceError
+from newsflow.errors import NoArticleText, SourceError
 from parsers.dates import parse_date
 from parsers.extract import extract_page, page_head
 from parsers.text import authors_of
@@ -65,7 +65,7 @@ def parse_page(
     meta: Mapping[str, Any] | None = None,
     default_source: str = "local",
 ) -> Article:
-    """An :class:`Article` from an article page; :class:`SourceError` when it has no main text.
+    """An :class:`Article` from an article page; :class:`NoArticleText` when it has no main text.
 
     ``meta`` (a manifest entry) wins over what the page says; then the page's own metadata;
     then ``url`` (where the page was fetched from) and ``fallback_date`` (when it was fetched).
@@ -77,7 +77,7 @@ def parse_page(
     page_url = declared_url(head, url) or url
     content = extract_page(html, page_url, head)
     if content is None:
-        raise SourceError(origin, "no article text found in the page")
+        raise NoArticleText(origin, "no article text found in the page")
     final_url = canonicalize_url(str(meta.get("url") or page_url or "")) or None
     language = meta.get("language") or content.language
     return Article(
@@ -98,6 +98,8 @@ def parse_page(
 def read_html_file(path: Path, *, meta: Mapping[str, Any] | None = None) -> Article:
     """One saved ``.html``/``.htm`` page; the file name is its GUID when it declares no URL.
 
+    A page with no article text is an error here (unlike a crawl archive's index pages).
+
     Its source is the manifest's, else the host of its URL, else its directory's name.
     """
     origin = str(path)
@@ -110,9 +112,12 @@ def read_html_file(path: Path, *, meta: Mapping[str, Any] | None = None) -> Arti
         raise SourceError(origin, f"cannot read file: {exc.strerror or exc}") from None
     if b"\x00" in data[:4096]:
         raise SourceError(origin, "binary data, not an HTML page")
-    article = parse_page(
-        decode_body(data), origin=origin, meta=meta, default_source=path.parent.name or "local"
-    )
+    try:
+        article = parse_page(
+            decode_body(data), origin=origin, meta=meta, default_source=path.parent.name or "local"
+        )
+    except NoArticleText as exc:  # a page saved on its own is meant to be an article: an error
+        raise SourceError(exc.origin, exc.message) from None
     if article.url is None and article.guid is None:
         return Article(**{**_fields(article), "guid": path.stem})
     return article

@@ -5,9 +5,11 @@ with a 2xx status and an HTML content type are read (their body capped at
 :data:`parsers.page.MAX_PAGE_BYTES`); request, metadata, non-HTML and error records are passed
 over. The record's target URI is the article's URL unless the page declares a canonical one,
 and its WARC-Date is the publication date when the page gives none; the source is the host
-of the URL (without `www.`). A record that cannot be
-read, and a damaged or truncated archive, come out as :class:`SourceError` values naming the
-file, the record's byte offset and its URI; the records before the damage are kept.
+of the URL (without `www.`). A page with no article text (an index or empty page, normal in
+a crawl) comes out as :class:`~newsflow.errors.NoArticleText`, counted as skipped rather than
+as an error. A record that cannot be read, and a damaged or truncated archive, come out as
+:class:`SourceError` values naming the file, the record's byte offset and its URI; the
+records before the damage are kept.
 """
 
 from __future__ import annotations
@@ -87,7 +89,8 @@ class WarcRecord:
         return _origin(self.path, self.offset, self.uri)
 
     def parse(self) -> list[Article | SourceError]:
-        """The article of the record's page (trafilatura), or the error that stops it."""
+        """The article of the record's page (trafilatura), or the error that stops it
+        (:class:`~newsflow.errors.NoArticleText` for a page with none)."""
         return [_article(self)]
 
 

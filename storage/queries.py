@@ -527,16 +527,20 @@ class Stats:
     runs: int
     last_run: datetime | None
     errors: int
+    source_copies: dict[str, int] = field(default_factory=dict)
+    run_statuses: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "articles": self.articles,
             "duplicates": self.duplicates,
             "sources": self.sources,
+            "source_copies": self.source_copies,
             "tagged_articles": self.tagged,
             "earliest": self.earliest.isoformat() if self.earliest else None,
             "latest": self.latest.isoformat() if self.latest else None,
             "runs": self.runs,
+            "run_statuses": self.run_statuses,
             "last_run": self.last_run.isoformat() if self.last_run else None,
             "errors_recorded": self.errors,
         }
@@ -548,15 +552,22 @@ def database_stats(engine: Engine) -> Stats:
         originals = A.duplicate_of.is_(None)
         total = session.scalar(select(func.count()).select_from(A).where(originals)) or 0
         copies = session.scalar(select(func.count()).select_from(A).where(~originals)) or 0
-        per_source = dict(
-            session.execute(
-                select(models.Source.name, func.count(A.id))
-                .join(A, A.source_id == models.Source.id)
-                .where(originals)
-                .group_by(models.Source.name)
-                .order_by(models.Source.name)
-            ).all()
-        )
+        # every source with stored articles: one whose articles are all copies has 0 originals
+        per_source: dict[str, int] = {}
+        source_copies: dict[str, int] = {}
+        for name, source_originals, source_duplicates in session.execute(
+            select(
+                models.Source.name,
+                func.count(A.id).filter(originals),
+                func.count(A.id).filter(~originals),
+            )
+            .join(A, A.source_id == models.Source.id)
+            .group_by(models.Source.name)
+            .order_by(models.Source.name)
+        ):
+            per_source[name] = source_originals
+            if source_duplicates:
+                source_copies[name] = source_duplicates
         tagged = (
             session.scalar(
                 select(func.count(func.distinct(models.ArticleTopic.article_id)))
@@ -571,6 +582,12 @@ def database_stats(engine: Engine) -> Stats:
         runs, last_run = session.execute(
             select(func.count(models.IngestionRun.id), func.max(models.IngestionRun.started_at))
         ).one()
+        R = models.IngestionRun
+        run_statuses: dict[str, int] = dict(
+            session.execute(
+                select(R.status, func.count(R.id)).group_by(R.status).order_by(R.status)
+            ).all()
+        )
         errors = session.scalar(select(func.count(models.IngestionError.id))) or 0
     to_dt = models.UTCDateTime().process_result_value
     return Stats(
@@ -583,4 +600,6 @@ def database_stats(engine: Engine) -> Stats:
         runs or 0,
         to_dt(last_run, engine.dialect),
         errors,
+        source_copies,
+        run_statuses,
     )

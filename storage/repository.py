@@ -41,13 +41,14 @@ class BatchResult:
     unchanged: int = 0
     duplicates: int = 0
     errors: int = 0
+    no_text: int = 0  # pages with no article text: skipped, neither stored nor errors
     topics: Counter[str] = field(default_factory=Counter)
     new_ids: list[int] = field(default_factory=list)  # the new rows, copies included
     updated_ids: list[int] = field(default_factory=list)
     retagged_ids: list[int] = field(default_factory=list)  # updated, with a different topic set
 
     def add(self, other: BatchResult) -> None:
-        for name in ("read", "new", "updated", "unchanged", "duplicates", "errors"):
+        for name in ("read", "new", "updated", "unchanged", "duplicates", "errors", "no_text"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.topics.update(other.topics)
         self.new_ids.extend(other.new_ids)
@@ -471,6 +472,12 @@ def record_errors(engine: Engine, run_id: int | None, errors: Sequence[SourceErr
                 for e in errors
             ],
         )
+
+
+def ended_status(error: BaseException) -> str:
+    """The status of a run stopped by ``error``: ``interrupted`` by Ctrl-C (the same command
+    resumes it), else ``failed``."""
+    return "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
 
 
 def finish_run(engine: Engine, run_id: int, totals: BatchResult, status: str = "completed") -> None:

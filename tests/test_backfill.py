@@ -30,7 +30,7 @@ from newsflow.pipeline import Preparer, neardup_config, store_prepared
 from storage import models, repository
 from storage.checkpoints import load_checkpoints
 from storage.repository import BatchResult
-from tests.warcbuild import article_html, page_record, story, write_warc
+from tests.warcbuild import Record, article_html, page_record, story, write_warc
 
 PREPARER = Preparer(None, neardup_config())
 
@@ -268,6 +268,35 @@ def test_missing_input_and_errors_are_reported(engine: Engine, tmp_path: Path) -
     assert origins == {str(tmp_path / "nope"), str(tmp_path / "menu.html")}
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(models.IngestionError)) == 2
+
+
+def test_pages_with_no_article_text_are_skipped_not_errors(
+    engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crawl's index and empty pages are counted apart (not stored, not recorded as errors,
+    the file still completes); a damaged record stays an error."""
+    from flows.cli import _print_backfill
+
+    menu = Record("https://example.org/", b"<html><body><nav>Home</nav></body></html>")
+    empty = Record("https://example.org/empty", b"")
+    records = [page_record(1), menu, page_record(2), empty, page_record(3)]
+    crawl = write_warc(tmp_path / "crawl.warc.gz", records, gzip=True)
+    summary = _backfill(engine, [crawl], batch_size=2)
+    t = summary.totals
+    assert (t.new, t.errors, t.no_text, summary.read, summary.errors) == (3, 0, 2, 5, [])
+    data = summary.as_dict()
+    assert (data["skipped_no_text"], data["errors"]) == (2, 0)
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(models.IngestionError)) == 0
+    _print_backfill(summary, 1.0)
+    assert "errors 0 · no article text 2 · skipped by date 0" in capsys.readouterr().out
+    again = _backfill(engine, [crawl])  # the file completed: nothing is read again
+    assert (again.read, again.inputs[0].files_complete_before) == (0, 1)
+    # a page over the size cap is still an error
+    big = Record("https://example.org/big", b"<p>" + b"x" * (21 * 1024 * 1024) + b"</p>")
+    crawl = write_warc(tmp_path / "big.warc", [big, page_record(4)], gzip=False)
+    summary = _backfill(engine, [crawl])
+    assert (summary.totals.new, summary.totals.errors, summary.totals.no_text) == (1, 1, 0)
 
 
 def test_batch_result_counts_add_up(engine: Engine, tmp_path: Path) -> None:

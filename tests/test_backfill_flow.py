@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 
 from storage import models
 from storage.db import open_database
-from tests.commands import assert_clean, newsflow, processes_with, start_newsflow
+from tests.commands import (
+    assert_clean,
+    newsflow,
+    processes_with,
+    start_newsflow,
+    stored_runs,
+)
 from tests.warcbuild import page_record, write_warc
 
 pytestmark = pytest.mark.prefect
@@ -53,6 +59,36 @@ def test_backfill_flow_stops_and_resumes(prefect_server: None, db_url: str, tmp_
         runs = session.scalars(select(models.IngestionRun).order_by(models.IngestionRun.id)).all()
         assert [r.status for r in runs] == ["interrupted", "completed", "completed"]
         assert all(r.flow_run_id for r in runs)
+
+
+def test_ctrl_c_is_recorded_as_interrupted(
+    prefect_server: None, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (KeyboardInterrupt) in the third batch: the run is recorded as interrupted, not
+    failed, with the two batches stored before; `stats` counts the runs by status."""
+    from flows.backfill import backfill_flow
+    from newsflow.api import database_stats
+    from newsflow.backfill import run_backfill
+
+    crawl = _crawl(tmp_path / "cc.warc.gz", 14)
+
+    def ctrl_c_in_third_batch(plan: Any, submit: Any, summary: Any, **options: Any) -> Any:
+        def submit_or_stop(items: Any) -> Any:
+            if summary.batches == 2:
+                raise KeyboardInterrupt
+            return submit(items)
+
+        return run_backfill(plan, submit_or_stop, summary, **options)
+
+    monkeypatch.setattr("flows.backfill.run_backfill", ctrl_c_in_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        backfill_flow([str(crawl)], database_url=sqlite_url, batch_size=3, workers=1)
+    monkeypatch.undo()
+    stats = database_stats(sqlite_url)
+    assert (stats.articles, stats.run_statuses) == (6, {"interrupted": 1})
+    resumed = backfill_flow([str(crawl)], database_url=sqlite_url, batch_size=3, workers=1)
+    assert resumed.totals.new == 8
+    assert database_stats(sqlite_url).run_statuses == {"completed": 1, "interrupted": 1}
 
 
 def test_cli_backfill_is_clean_and_a_rerun_adds_nothing(
@@ -182,3 +218,6 @@ def test_ctrl_c_with_the_temporary_server_stops_cleanly(tmp_path: Path) -> None:
     assert processes_with(f"PREFECT_HOME={tmp_path / '.prefect'}") == []
     records, completed = _checkpoint(db)
     assert 10 <= records < 160 and not completed
+    assert [run.status for run in stored_runs(db)] == ["interrupted"]
+    stats = newsflow(tmp_path, "stats", "--db", str(db))
+    assert "run statuses     interrupted 1" in stats.stdout, stats

@@ -55,6 +55,8 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert command.help and len(command.help) > 20, path
         code, out, _ = run(capsys, *path, "--help")
         assert code == 0 and "Usage:" in out, path
+        # metavars are words a reader understands, never Python types
+        assert "list[" not in out and "<class" not in out, out
         for param in command.params:
             if param.name not in {"help", "ctx"}:
                 assert getattr(param, "help", None), f"{path} {param.name}"
@@ -123,6 +125,34 @@ def test_topics_and_stats(capsys: pytest.CaptureFixture[str], db: str) -> None:
     assert json.loads(out)["articles"] == 2
     code, out, _ = run(capsys, "stats", "--db", db)
     assert "seeds 2" in out
+
+
+def test_a_source_with_only_copies_is_listed(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    from newsflow.article import Article
+    from newsflow.pipeline import ingest_batch, tagger_for
+    from storage.db import open_database
+    from storage.queries import get_article
+
+    engine = open_database(db)
+    seed = get_article(engine, 1)
+    assert seed is not None
+    copy = Article(source="wire", title="Wire copy", text=seed.text, origin="w.txt", guid="w-1")
+    assert ingest_batch([copy], engine, tagger_for(None), None).duplicates == 1
+    code, out, _ = run(capsys, "stats", "--db", db, "--format", "json")
+    data = json.loads(out)
+    assert (data["articles"], data["duplicates"]) == (2, 1)
+    assert data["sources"] == {"seeds": 2, "wire": 0}
+    assert data["source_copies"] == {"wire": 1}
+    code, out, _ = run(capsys, "stats", "--db", db)
+    assert "seeds 2, wire 0" in out and "source copies    wire 1" in out
+    # its copies are hidden by default, and the listing says how to see them
+    code, out, err = run(capsys, "query", "--db", db, "--source", "wire")
+    assert code == 0 and out == ""
+    assert "No articles match; copies of stored articles do (--include-duplicates" in err
+    code, out, err = run(capsys, "query", "--db", db, "--source", "nobody")
+    assert code == 0 and err == "No articles match.\n"
+    code, out, _ = run(capsys, "query", "--db", db, "--source", "wire", "--include-duplicates")
+    assert code == 0 and "Wire copy" in out and "copy of" in out
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from flows.cli import main
 from flows.serving import ServePlan, serve_plan
 from newsflow.settings import load_settings
 from tests.commands import StoredRun, wait_for_runs
+from tests.conftest import ROOT
 from tests.loopback import serving
 from tests.test_poll_flow import write_sources
 
@@ -103,6 +104,22 @@ def test_serve_cli_errors(
     err = capsys.readouterr().err
     assert err.startswith("newsflow: error:") and message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_server_set_in_the_prefect_profile_is_used(tmp_path: Path) -> None:
+    """`prefect config set PREFECT_API_URL=…` counts as much as the environment variable:
+    `serve` then starts no local server (nothing listens at that address: none is needed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    setting = "PREFECT_API_URL=http://127.0.0.1:9/api"
+    subprocess.run([prefect, "config", "set", setting], env=env, check=True, capture_output=True)
+    assert (tmp_path / "prefect-home" / "profiles.toml").is_file()
+    code = "from flows.local_server import local_prefect_server as s\nwith s() as u: print(u)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert (result.returncode, result.stdout) == (0, "None\n"), result.stderr
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -34,6 +35,30 @@ def test_ingest_seeds_then_rerun_is_a_no_op(
             ("completed", 0, 2),
         ]
         assert all(r.flow_run_id for r in runs)
+
+
+def test_ctrl_c_is_recorded_as_interrupted(
+    prefect_server: None, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (KeyboardInterrupt) in the second batch: the run is interrupted, not failed."""
+    from flows.ingest import ingest_flow, store_batch_task
+
+    for n in range(4):
+        (tmp_path / f"{n}.txt").write_text(f"Headline {n}\n\nA body about trade deal number {n}.")
+    calls: list[int] = []
+
+    def ctrl_c_in_second_batch(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return store_batch_task(*args)
+
+    monkeypatch.setattr("flows.ingest.store_batch_task", ctrl_c_in_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_flow([str(tmp_path)], database_url=sqlite_url, batch_size=2, workers=1)
+    with Session(open_database(sqlite_url)) as session:
+        runs = session.scalars(select(models.IngestionRun)).all()
+        assert [(r.status, r.new) for r in runs] == [("interrupted", 2)]
 
 
 def test_bad_inputs_recorded_and_batch_goes_on(

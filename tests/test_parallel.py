@@ -50,7 +50,8 @@ ARTICLES = 8 + 2 + 7 + 3 + 3  # WARC pages, the cut WARC's first two, JSONL, HTM
 
 
 def _tree(root: Path) -> Path:
-    """Every kind of input, with one bad record of each kind."""
+    """Every kind of input, with one bad record of each kind, and a WARC page with no article
+    text (skipped, not an error)."""
     root.mkdir()
     records = [page_record(n, date=f"2026-03-{n:02d}T12:00:00Z") for n in range(1, 9)]
     records.insert(3, Record("https://news.example.org/menu", b"<html><nav>Home</nav></html>"))
@@ -142,7 +143,7 @@ def test_workers_prepare_the_same_items_in_the_same_order(tmp_path: Path) -> Non
     one = _prepared(tree, workers=1)
     assert _prepared(tree, workers=2) == one
     errors = [view[1] for view in one if view[0] == "error"]
-    assert len(errors) == 5  # each bad record is one error, in its place
+    assert len(errors) == 5  # each bad record (and the page with no text) in its place
     assert errors[0].startswith(f"{tree / 'a-crawl.warc.gz'}@") and "menu" in errors[0]
     assert errors[1].startswith(f"{tree / 'b-cut.warc.gz'}@")
     assert errors[2:] == [
@@ -163,9 +164,11 @@ def test_workers_store_the_same_result(tmp_path: Path) -> None:
             store_prepared(batch, engine, None)
             for batch in prepare_batches(records, PREPARER, workers=workers, batch_size=BATCH)
         ]
-        results.append((_stored(engine), [(t.new, t.duplicates, t.errors) for t in totals]))
+        counts = [(t.new, t.duplicates, t.errors, t.no_text) for t in totals]
+        results.append((_stored(engine), counts))
     assert results[0] == results[1]
-    assert sum(errors for _, _, errors in results[0][1]) == 5
+    assert sum(errors for _, _, errors, _ in results[0][1]) == 4
+    assert sum(no_text for _, _, _, no_text in results[0][1]) == 1  # the menu page
 
 
 def _backfill(engine: Engine, tree: Path, workers: int, max_batches: int | None = None) -> Any:
@@ -216,7 +219,8 @@ def test_ingest_flow_with_workers(
         url = f"sqlite:///{tmp_path / f'flow{workers}.db'}"
         summary = ingest_flow([str(tree)], database_url=url, batch_size=BATCH)
         stored = _stored(prepare_database(url, tagger_for(None)))
-        outcomes.append((summary.totals.counts(), summary.errors, summary.topics, stored))
+        counts = {**summary.totals.counts(), "no_text": summary.totals.no_text}
+        outcomes.append((counts, summary.errors, summary.topics, stored))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0]["new"] + outcomes[0][0]["duplicates"] == ARTICLES
-    assert len(outcomes[0][1]) == 5
+    assert (len(outcomes[0][1]), outcomes[0][0]["no_text"]) == (4, 1)  # the menu page: skipped

@@ -128,13 +128,30 @@ def test_cli_nothing_due_starts_no_flow(
 
 def test_cli_sources_file_commands(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "sources.yaml"
-    args = ["sources", "add", "desk", "https://a.example/rss", "--interval", "2h"]
-    assert main([*args, "--tag", "trade", "--file", str(path)]) == 0
+    args = ["sources", "add", "desk", "https://a.example/rss", "--interval", "2h", "--full-text"]
+    assert main([*args, "--tag", "trade", "--tag", "energy", "--file", str(path)]) == 0
     assert "to " + str(path) in capsys.readouterr().out
+    assert main(["sources", "add", "wire", "https://w.example/f", "--file", str(path)]) == 0
+    capsys.readouterr()
     assert main(["sources", "list", "--file", str(path), "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out) == [
-        {"name": "desk", "url": "https://a.example/rss", "poll_interval": 7200, "tags": ["trade"]}
+    assert json.loads(capsys.readouterr().out)[0] == {
+        "name": "desk",
+        "url": "https://a.example/rss",
+        "poll_interval": 7200,
+        "fetch_full_text": True,
+        "tags": ["trade", "energy"],
+    }
+    # as a table like `sources list`, not Python values
+    assert main(["sources", "list", "--file", str(path)]) == 0
+    table = capsys.readouterr().out
+    header = [cell.strip() for cell in table.splitlines()[1].split("┃")[1:-1]]
+    assert header == ["name", "url", "every", "full text", "tags"]
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in table.splitlines()[3:5]]
+    assert rows == [
+        ["desk", "https://a.example/rss", "7200s", "yes", "trade, energy"],
+        ["wire", "https://w.example/f", "default", "no", ""],
     ]
+    assert "[" not in table and "True" not in table, table
     assert main(["sources", "remove", "desk", "--file", str(path)]) == 0
     assert main(["sources", "remove", "desk", "--file", str(path)]) == 1
     assert "no feed named 'desk'" in capsys.readouterr().err

@@ -182,6 +182,13 @@ def test_topic_counts_and_stats(seeded: Engine) -> None:
     assert (stats.articles, stats.duplicates, stats.sources) == (2, 0, {"seeds": 2})
     assert stats.earliest == datetime(2025, 1, 21, tzinfo=UTC)
     assert stats.latest == datetime(2026, 2, 4, tzinfo=UTC)
+    # a source whose only article is a copy is listed too, with no originals
+    original = queries.get_article(seeded, 1)
+    assert original is not None
+    assert store(seeded, article(source="wire", text=original.text)).duplicates == 1
+    stats = queries.database_stats(seeded)
+    assert (stats.articles, stats.duplicates) == (2, 1)
+    assert (stats.sources, stats.source_copies) == ({"seeds": 2, "wire": 0}, {"wire": 1})
 
 
 def test_dates_round_trip_as_aware_utc(seeded: Engine) -> None:

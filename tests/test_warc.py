@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from newsflow.article import Article
-from newsflow.errors import SourceError
+from newsflow.errors import NoArticleText, SourceError
 from parsers import iter_path
 from parsers.warc import iter_warc, iter_warc_records
 from tests.warcbuild import Record, article_html, page_record, story, write_warc
@@ -79,13 +79,14 @@ def test_charset_from_the_http_header(tmp_path: Path) -> None:
     assert article.title == "Café talks in Zürich"
 
 
-def test_a_page_without_text_is_an_error_naming_file_offset_and_uri(tmp_path: Path) -> None:
+def test_a_page_without_text_is_skipped_naming_file_offset_and_uri(tmp_path: Path) -> None:
     stub = Record("https://example.org/menu", b"<html><body><nav>Home</nav></body></html>")
     path = write_warc(tmp_path / "stub.warc.gz", [page_record(1), stub, page_record(2)], gzip=True)
     items = list(iter_warc_records(path))
-    assert [type(item) for item, _ in items] == [Article, SourceError, Article]
+    # an index page is normal in a crawl: skipped (NoArticleText), not an error
+    assert [type(item) for item, _ in items] == [Article, NoArticleText, Article]
     error, offset = items[1]
-    assert isinstance(error, SourceError)
+    assert isinstance(error, NoArticleText)
     assert offset > 0
     assert error.origin == f"{path}@{offset} <https://example.org/menu>"
     assert "no article text" in error.message
