@@ -514,7 +514,7 @@ def main() -> None:
         # once, unmeasured; then start-up alone is an ingest of an empty directory.
         empty = work / "empty"
         empty.mkdir()
-        baseline = _extract(args.baseline, work / "baseline") if args.baseline else None
+        baseline = extract_commit(args.baseline, work / "baseline") if args.baseline else None
         newsflow(["ingest", str(ROOT / "seeds"), "--db", f"sqlite:///{work / 'warm.db'}"], work)
         server = PrefectServer(work) if any(m.startswith("served") for m in modes) else None
         api_url = server.api_url if server else None
@@ -546,7 +546,7 @@ def main() -> None:
                         if _is_flow(mode):
                             env = flow_env(mode, api_url, baseline)
                             url = (
-                                _new_postgres(args.postgres) if args.postgres else f"sqlite:///{db}"
+                                new_postgres(args.postgres) if args.postgres else f"sqlite:///{db}"
                             )
                             row[mode] = flow(kind, directory, url, args.batch_size, work, env)
                         else:
@@ -569,8 +569,8 @@ def _is_flow(mode: str) -> bool:
     return mode.startswith(("flow", "served"))
 
 
-def _extract(commit: str, directory: Path) -> Path:
-    """The tree of ``commit`` in ``directory`` (``git archive``), for the ``@base`` modes."""
+def extract_commit(commit: str, directory: Path) -> Path:
+    """The tree of ``commit`` in ``directory`` (``git archive``): a baseline's code."""
     directory.mkdir()
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True
@@ -582,16 +582,17 @@ def _extract(commit: str, directory: Path) -> Path:
 BENCH_DATABASE = "newsflow_bench_ingest"
 
 
-def _new_postgres(server: str) -> str:
-    """A new, empty ``newsflow_bench_ingest`` database on ``server``; its SQLAlchemy URL."""
+def new_postgres(server: str, database: str = BENCH_DATABASE) -> str:
+    """A new, empty ``database`` on the PostgreSQL ``server`` (dropped first if it exists);
+    its SQLAlchemy URL."""
     import psycopg
 
     admin = server.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {database}")
     base = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"{base}/{BENCH_DATABASE}"
+    return f"{base}/{database}"
 
 
 def markdown(

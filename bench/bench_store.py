@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import corpus  # noqa: E402
+from bench.bench_pipeline import extract_commit, new_postgres  # noqa: E402
 
 # Run with one code's tree first on sys.path: process the corpus (argv: tree, jsonl, n, out).
 PROCESS = """
@@ -67,28 +68,10 @@ print(json.dumps({"cpu": c1 - c0, "wall": w1 - w0, "rerun_cpu": c2 - c1,
 """
 
 
-def _extract(commit: str, directory: Path) -> Path:
-    directory.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive, check=True)
-    return directory
-
-
 def _database(postgres: str | None, work: Path, name: str) -> str:
     if postgres is None:
         return f"sqlite:///{work / name}.db"
-    import psycopg
-
-    admin = postgres.replace("postgresql+psycopg://", "postgresql://")
-    database = f"newsflow_bench_store_{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {database}")
-    return admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + (
-        f"/{database}"
-    )
+    return new_postgres(postgres, f"newsflow_bench_store_{name}")
 
 
 def main() -> None:
@@ -101,7 +84,7 @@ def main() -> None:
     source = corpus.corpus("jsonl", 10_000 if args.articles <= 10_000 else args.articles)
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-store-") as tmp:
         work = Path(tmp)
-        trees = {"now": ROOT, "base": _extract(args.baseline, work / "base")}
+        trees = {"now": ROOT, "base": extract_commit(args.baseline, work / "base")}
         items = {}
         for name, tree in trees.items():
             items[name] = work / f"items-{name}.pkl"
