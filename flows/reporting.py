@@ -186,8 +186,8 @@ def send_events(events: Sequence[dict[str, Any]]) -> None:
         event = Event(**kwargs)
         room = max(settings.maximum_related_resources - len(event.related), 0)
         event.related += related[:room]
-        if event.size_bytes > settings.maximum_size_bytes:
-            size = event.size_bytes
+        size = event.size_bytes  # a JSON dump of the event: once
+        if size > settings.maximum_size_bytes:
             logger.warning("event %s is too large to send (%d bytes)", event.resource.id, size)
             continue
         ready.append(event)
