@@ -21,8 +21,9 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from itertools import chain, islice
 from types import TracebackType
 from typing import Generic, TypeVar
@@ -32,10 +33,32 @@ R = TypeVar("R")
 K = TypeVar("K")
 
 
+# Ctrl-C is the parent's to handle: a terminal sends SIGINT to the whole process group, and the
+# parent stops the pool. A worker is started with SIGINT blocked (the mask survives ``exec``), so
+# a Ctrl-C while it is still importing stays pending instead of raising KeyboardInterrupt there;
+# ``_start_worker`` then ignores SIGINT, which discards a pending one, and unblocks it. This is
+# how ``multiprocessing.resource_tracker`` starts its process.
+_HAVE_SIGMASK = hasattr(signal, "pthread_sigmask")
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread for the block: processes started in it inherit that."""
+    if not _HAVE_SIGMASK:
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _start_worker(initializer: Callable[[], None] | None) -> None:
-    """In each worker: leave Ctrl-C to the parent (a terminal sends SIGINT to the whole process
-    group; the parent stops the pool), then the caller's ``initializer``."""
+    """In each worker: ignore Ctrl-C (see above), then call the caller's ``initializer``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _HAVE_SIGMASK:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if initializer is not None:
         initializer()
 
@@ -110,7 +133,9 @@ class WorkerPool(Generic[T, R]):
             if not chunk:
                 return False
             items = [item for item, _ in chunk]
-            pending.append((executor.submit(_run_chunk, self.fn, items), [k for _, k in chunk]))
+            with _sigint_blocked():  # a submit may start a worker process
+                future = executor.submit(_run_chunk, self.fn, items)
+            pending.append((future, [k for _, k in chunk]))
             return True
 
         try:

@@ -10,7 +10,11 @@ interrupted and resumed backfill must not differ.
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
@@ -136,6 +140,53 @@ def test_pool_reads_its_input_lazily() -> None:
         assert [next(results) for _ in range(20)] == [str(n) for n in range(20)]
         assert read <= 20 + 3 * 2 + 2  # what was consumed, plus the chunks in flight
         results.close()
+
+
+# A worker whose start (its imports) is slow, and a Ctrl-C sent to the whole process group while
+# it is starting, as a terminal sends it. The parent records the signal, as the CLI does.
+_SLOW_START = """
+import time
+time.sleep(4)
+
+def ready() -> None:
+    pass
+"""
+_CTRL_C_WHILE_STARTING = """
+import os, signal, threading
+
+from newsflow.parallel import WorkerPool
+
+if __name__ == "__main__":
+    import slow_start
+
+    signal.signal(signal.SIGINT, lambda *_: print("parent: Ctrl-C"))
+    threading.Timer(1.5, os.killpg, (os.getpgid(0), signal.SIGINT)).start()
+    with WorkerPool(abs, 2, start_after=0, chunk=1, initializer=slow_start.ready) as pool:
+        print("sum", sum(pool.map(range(-20, 0))))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
+def test_ctrl_c_while_a_worker_starts_is_left_to_the_parent(tmp_path: Path) -> None:
+    """Before, a worker still importing when Ctrl-C came raised KeyboardInterrupt there: a
+    traceback on stderr and a broken pool. Now it is started with SIGINT blocked."""
+    (tmp_path / "slow_start.py").write_text(_SLOW_START)
+    (tmp_path / "main.py").write_text(_CTRL_C_WHILE_STARTING)
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "main.py"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(tmp_path)])},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,  # its own process group, as a shell gives a command
+        # SIGINT's default action, which a test run started in the background does not have
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["parent: Ctrl-C", "sum 210"]
+    assert "Traceback" not in done.stderr, done.stderr
 
 
 def test_workers_prepare_the_same_items_in_the_same_order(tmp_path: Path) -> None:
