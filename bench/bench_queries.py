@@ -2,7 +2,7 @@
 
     python bench/bench_queries.py [--articles 1000000] [--queries 60] [--out FILE.md]
         [--sqlite PATH] [--postgres URL | --no-postgres | --no-sqlite] [--rebuild] [--build-only]
-        [--baseline COMMIT] [--slowest N] [--label TEXT]
+        [--baseline COMMIT] [--slowest N] [--label TEXT] [--query-seed N]
 
 Builds the database once (cached: the SQLite file under ``$TMPDIR/newsflow-bench/`` and the
 PostgreSQL database ``newsflow_bench_<n>``; a completed build is recorded as an ingestion run,
@@ -503,6 +503,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=corpus.DEFAULT_SEED)
+    parser.add_argument(
+        "--query-seed",
+        type=int,
+        default=None,
+        help="draws other queries on the same database (default: --seed); a second run with "
+        "the same queries finds their pages cached",
+    )
     parser.add_argument("--queries", type=int, default=60, help="queries per shape and database")
     parser.add_argument("--sqlite", type=Path, default=None)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -574,12 +581,13 @@ def main() -> None:
         runners.insert(
             0, (f"api, {args.baseline[:10]}", _through_api(baseline_queries(args.baseline)))
         )
+    query_seed = args.seed if args.query_seed is None else args.query_seed
     load = os.getloadavg()
     for db_name, url in urls.items():
         close_all()
         for shape in shapes(topics):
             measured = measure_interleaved(
-                url, shape, args.queries, args.seed, [run for _, run in runners]
+                url, shape, args.queries, query_seed, [run for _, run in runners]
             )
             for (runner_name, _), samples in zip(runners, measured, strict=True):
                 p50, p95, p99, worst = percentiles(samples)
@@ -595,7 +603,8 @@ def main() -> None:
     with open(args.out, "a", encoding="utf-8") as out:
         out.write(
             f"\n### {args.label or 'run'}: {n:,} articles, {args.queries} queries per shape "
-            f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average 1/5/15 min "
+            f"(query seed {query_seed}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+            "load average 1/5/15 min "
             f"{' '.join(f'{x:.2f}' for x in load)} at the start, "
             f"{' '.join(f'{x:.2f}' for x in ended)} at the end)\n\n" + "\n".join(lines) + "\n"
         )
