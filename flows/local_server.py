@@ -32,6 +32,15 @@ from newsflow.errors import NewsflowError
 STARTUP_SECONDS = 90.0
 DRAIN_SECONDS = 10.0  # longest wait for the run's events to reach the server at the end
 
+# The API URLs of the servers server_for_runs started in this process and still runs.
+_for_runs: set[str] = set()
+
+
+def is_temporary_server(api_url: str | None) -> bool:
+    """Whether ``api_url`` is a server :func:`server_for_runs` started for this process's runs
+    (it stops with the command: nothing can subscribe to its events)."""
+    return api_url is not None and api_url in _for_runs
+
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -75,10 +84,12 @@ def server_for_runs() -> Iterator[str | None]:
         yield None
         return
     with _server(services=False) as api_url:
+        _for_runs.add(api_url)
         try:
             with temporary_settings(updates={PREFECT_API_URL: api_url}):
                 yield api_url
         finally:
+            _for_runs.discard(api_url)
             from prefect.events.worker import EventsWorker
             from prefect.logging.handlers import APILogWorker
 

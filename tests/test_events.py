@@ -297,3 +297,24 @@ def test_events_are_posted_in_chunks_and_all_arrive(prefect_server: None) -> Non
                 page = client.request("GET", page["next_page"]).json()
             time.sleep(0.5)
     assert seen == {f"{marker} {i}" for i in range(1, count + 1)}
+
+
+@pytest.mark.prefect
+def test_no_article_events_to_the_temporary_server(
+    prefect_server: None, engine: Engine, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run with no server configured gets a temporary one that stops with the command
+    (``server_for_runs``): nothing could react to its article events, so none are sent; with
+    a server configured they are."""
+    from prefect.settings import get_current_settings
+
+    from flows import local_server
+    from flows.reporting import emit_article_events
+
+    result = ingest_plain(engine, seeds_dir)
+    api_url = get_current_settings().api.url
+    monkeypatch.setattr(local_server, "_for_runs", {api_url})  # as server_for_runs records it
+    assert local_server.is_temporary_server(api_url)
+    assert emit_article_events(engine, result) == 0
+    monkeypatch.setattr(local_server, "_for_runs", set())
+    assert emit_article_events(engine, result) == 2
