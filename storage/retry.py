@@ -12,7 +12,7 @@ Whoever wants to tell a user about the wait (the CLI) registers a listener with
 about to start, with the error and the budget in seconds. A write waiting for another writer's
 lock on a SQLite file waits inside the driver instead (see :func:`storage.db.open_database`);
 listeners registered with :func:`lock_wait_listener` hear of that wait, once it has lasted
-about half a second, with the error and the seconds it may still last.
+about half a second, with the error and the budget in seconds (of the whole wait).
 """
 
 from __future__ import annotations
