@@ -39,14 +39,14 @@ from storage.db import describe
 def _inputs_markdown(summary: BackfillSummary) -> str:
     lines = [
         "| input | files | read | new | updated | duplicates | unchanged | errors | "
-        "skipped by date |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "no article text | skipped by date |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in summary.inputs:
         t = r.totals
         lines.append(
             f"| {markdown_cell(r.input)} | {r.files} | {r.read} | {t.new} | {t.updated} | "
-            f"{t.duplicates} | {t.unchanged} | {t.errors} | {r.skipped_by_date} |"
+            f"{t.duplicates} | {t.unchanged} | {t.errors} | {t.no_text} | {r.skipped_by_date} |"
         )
     return "\n".join(lines)
 
@@ -117,16 +117,22 @@ def backfill_flow(
     except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted
         with contextlib.suppress(DatabaseError):  # the database may be what failed
             status = repository.ended_status(stop)
-            repository.finish_run(engine, run_id, summary.totals, status=status)
+            repository.finish_run(
+                engine, run_id, summary.totals, status, skipped_by_date=summary.skipped_by_date
+            )
             emit_article_events(engine, summary.totals)  # for the batches that were stored
         raise
     status = "interrupted" if summary.stopped else "completed"
-    repository.finish_run(engine, run_id, summary.totals, status=status)
+    repository.finish_run(
+        engine, run_id, summary.totals, status, skipped_by_date=summary.skipped_by_date
+    )
     emit_article_events(engine, summary.totals)
     publish_run_report(
         "backfill",
         run_id,
-        source_counts(engine, read_by_source, summary.totals, len(summary.errors)),
+        source_counts(
+            engine, read_by_source, summary.totals, len(summary.errors), summary.skipped_by_date
+        ),
         summary.topics,
         summary.errors,
         details=_inputs_markdown(summary),

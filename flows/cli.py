@@ -10,7 +10,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import wraps
@@ -32,7 +32,7 @@ from newsflow.pipeline import IngestSummary
 from parsers.dates import parse_date
 from storage.errors import DatabaseBusy
 from storage.queries import ArticleQuery, ArticleRow
-from storage.retry import retry_listener
+from storage.retry import lock_wait_listener, retry_listener
 
 if TYPE_CHECKING:
     from newsflow.backfill import BackfillSummary
@@ -1155,15 +1155,30 @@ def _error(message: str) -> None:
     sys.stderr.write(f"newsflow: {' '.join(message.split())}\n")
 
 
+def _telling_lock_waits() -> AbstractContextManager[None]:
+    """A command that writes says once on stderr, as it starts waiting, that another writer
+    holds the SQLite file's lock (then it waits for up to ``db_retry_seconds``)."""
+    told = False
+
+    def tell(error: DatabaseBusy, seconds: float) -> None:
+        nonlocal told
+        if not told:
+            told = True
+            _error(f"{error}; waiting for its lock for up to {seconds:g} s")
+
+    return lock_wait_listener(tell)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: runs the CLI and turns every failure into one line and an exit code."""
     debug = os.environ.get("NEWSFLOW_DEBUG") == "1"
     try:
-        result = app(
-            args=list(argv) if argv is not None else None,
-            prog_name="newsflow",
-            standalone_mode=False,
-        )
+        with _telling_lock_waits():
+            result = app(
+                args=list(argv) if argv is not None else None,
+                prog_name="newsflow",
+                standalone_mode=False,
+            )
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:

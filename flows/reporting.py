@@ -1,8 +1,9 @@
 """What each flow run reports: one Markdown artifact, and one event per newly tagged article.
 
 The artifact (key ``<kind>-summary``, e.g. ``ingest-summary``) has the run's counts per source
-(read, new, updated, duplicates, unchanged, errors), the articles per topic among the new and
-updated ones, and the errors (escaped for Markdown). The ingest and poll flows publish one per
+(read, new, updated, duplicates, unchanged, errors, and the records skipped: pages with no
+article text, records outside a backfill's date window), the articles per topic among the new
+and updated ones, and the errors (escaped for Markdown). The ingest and poll flows publish one per
 run; another flow (a backfill) builds its rows with :func:`source_counts` and calls
 :func:`publish_run_report`. Events: see :mod:`newsflow.events`.
 """
@@ -26,6 +27,19 @@ from storage import models
 from storage.repository import BatchResult
 
 UNPARSED = "(unreadable input)"  # the row for inputs that failed before naming a source
+NO_TEXT = "(no article text)"  # the row for pages skipped as having no article text
+OUT_OF_WINDOW = "(outside the date window)"  # the row for records a backfill's dates left out
+COUNTS = (
+    "read",
+    "new",
+    "updated",
+    "duplicates",
+    "unchanged",
+    "errors",
+    "skipped_no_text",
+    "skipped_by_date",
+)
+HEADINGS = {"skipped_no_text": "no article text", "skipped_by_date": "skipped by date"}
 MAX_ERRORS = 100  # error rows shown; the rest are counted
 
 
@@ -38,14 +52,23 @@ class SourceCounts:
     duplicates: int = 0
     unchanged: int = 0
     errors: int = 0
+    skipped_no_text: int = 0
+    skipped_by_date: int = 0
 
 
 def source_counts(
-    engine: Engine, read_by_source: Counter[str], totals: BatchResult, parse_errors: int = 0
+    engine: Engine,
+    read_by_source: Counter[str],
+    totals: BatchResult,
+    parse_errors: int = 0,
+    skipped_by_date: int = 0,
 ) -> list[SourceCounts]:
     """Counts per source for a run over files: ``read_by_source`` counts the parsed articles
     per source; new, updated and duplicate rows are looked up by id; the rest were unchanged.
-    ``parse_errors`` (inputs that could not be read) go to the ``(unreadable input)`` row.
+    ``parse_errors`` (inputs that could not be read) go to the ``(unreadable input)`` row,
+    pages with no article text (``totals.no_text``) to the ``(no article text)`` row, and
+    ``skipped_by_date`` (records outside a backfill's date window) to the
+    ``(outside the date window)`` row, so that the total read is every record read.
     """
     rows = {name: SourceCounts(name, read=count) for name, count in read_by_source.items()}
     ids = [*totals.new_ids, *totals.updated_ids]
@@ -69,6 +92,12 @@ def source_counts(
         row.unchanged = max(0, row.read - row.new - row.updated - row.duplicates)
     if parse_errors:
         rows[UNPARSED] = SourceCounts(UNPARSED, read=parse_errors, errors=parse_errors)
+    if totals.no_text:
+        rows[NO_TEXT] = SourceCounts(NO_TEXT, read=totals.no_text, skipped_no_text=totals.no_text)
+    if skipped_by_date:
+        rows[OUT_OF_WINDOW] = SourceCounts(
+            OUT_OF_WINDOW, read=skipped_by_date, skipped_by_date=skipped_by_date
+        )
     return sorted(rows.values(), key=lambda r: r.source)
 
 
@@ -96,21 +125,15 @@ def report_markdown(
     lines = [
         f"## {markdown_cell(title)}",
         "",
-        "| source | read | new | updated | duplicates | unchanged | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| source | " + " | ".join(HEADINGS.get(name, name) for name in COUNTS) + " |",
+        "|---|" + "---:|" * len(COUNTS),
     ]
     total = SourceCounts("**total**")
     for s in sources:
-        lines.append(
-            f"| {markdown_cell(s.source)} | {s.read} | {s.new} | {s.updated} | {s.duplicates} | "
-            f"{s.unchanged} | {s.errors} |"
-        )
-        for name in ("read", "new", "updated", "duplicates", "unchanged", "errors"):
+        lines.append(_counts_row(markdown_cell(s.source), s))
+        for name in COUNTS:
             setattr(total, name, getattr(total, name) + getattr(s, name))
-    lines.append(
-        f"| {total.source} | {total.read} | {total.new} | {total.updated} | "
-        f"{total.duplicates} | {total.unchanged} | {total.errors} |"
-    )
+    lines.append(_counts_row(total.source, total))
     lines += ["", "| topic (new and updated) | articles |", "|---|---:|"]
     lines += [f"| {markdown_cell(topic)} | {count} |" for topic, count in topics] or [
         "| none | 0 |"
@@ -124,6 +147,10 @@ def report_markdown(
         if len(errors) > MAX_ERRORS:
             lines.append(f"| … | {len(errors) - MAX_ERRORS} more errors |")
     return "\n".join(lines)
+
+
+def _counts_row(label: str, counts: SourceCounts) -> str:
+    return f"| {label} | " + " | ".join(str(getattr(counts, name)) for name in COUNTS) + " |"
 
 
 def publish_run_report(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -13,17 +15,19 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from newsflow.errors import DatabaseError
-from storage.errors import translate
-from storage.retry import DEFAULT_SECONDS, set_retry_seconds, with_retry
+from storage.errors import DatabaseBusy, translate
+from storage.retry import DEFAULT_SECONDS, gave_up, set_retry_seconds, tell_lock_wait, with_retry
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_xact_lock key held while migrating (any constant; "nf" + "migr" in ASCII)
 MIGRATION_LOCK = 0x6E666D696772
 _engines: dict[str, Engine] = {}
 READ_LOCK_STEP = 1.0  # seconds a read-only engine's statement waits for a lock before a retry
+WRITE_LOCK_NOTICE = 0.5  # seconds a writer waits for a SQLite file's write lock before saying so
 _lock = threading.Lock()
 
 
@@ -113,6 +117,59 @@ def _new_engine(url: URL, lock_wait: float) -> Engine:
     )
 
 
+def _sqlite_file(url: URL) -> bool:
+    database = url.database or ""
+    return url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+
+
+def _try_write_lock(cursor: DBAPICursor, wait: float, url: URL) -> DatabaseBusy | None:
+    """Take and release the file's write lock, waiting up to ``wait`` seconds for it; the
+    error when another writer held it all that time, else ``None``."""
+    cursor.execute("PRAGMA busy_timeout=%d" % int(wait * 1000))  # noqa: UP031 (an int)
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    except sqlite3.DatabaseError as exc:
+        error = translate(exc, url)
+        return error if isinstance(error, DatabaseBusy) else None  # others: at the first write
+    cursor.execute("ROLLBACK")
+    return None
+
+
+def wait_for_write_lock(engine: Engine, url: URL, seconds: float) -> None:
+    """Return once no other connection holds the write lock of the SQLite file at ``url``.
+
+    A write on a file another process is writing waits inside the driver (its busy timeout,
+    ``seconds``) without a word. So a writer opening the file takes the lock and releases it
+    at once (``BEGIN IMMEDIATE``, ``ROLLBACK``: nothing else when the file is free); when
+    another writer holds it for :data:`WRITE_LOCK_NOTICE` seconds, the listeners of
+    :func:`storage.retry.lock_wait_listener` are told (the CLI says so on stderr), and the
+    wait goes on for the rest of ``seconds``. Then :class:`DatabaseBusy` says how long it
+    waited. Other errors are left to the first write, which reports them as before.
+    """
+    if not _sqlite_file(url):
+        return
+    started = time.monotonic()
+    try:
+        connection = engine.connect()
+    except DatabaseBusy:  # busy before any write (opening a file being created): as before,
+        return  # the migration's retries wait for it
+    with connection:
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()
+        try:
+            busy = _try_write_lock(cursor, min(seconds, WRITE_LOCK_NOTICE), url)
+            if busy is None:
+                return
+            tell_lock_wait(busy, seconds)
+            busy = _try_write_lock(cursor, max(seconds - (time.monotonic() - started), 0), url)
+            if busy is not None:
+                raise gave_up(busy, time.monotonic() - started, 1, engine, seconds)
+        finally:
+            cursor.execute("PRAGMA busy_timeout=%d" % int(seconds * 1000))  # noqa: UP031
+            cursor.close()
+
+
 def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -176,7 +233,8 @@ def open_database(url: str, retry_seconds: float | None = None, *, reading: bool
     """A migrated engine for ``url``, shared per URL within the process.
 
     A database that is locked or not reachable yet is retried for ``retry_seconds``
-    (``db_retry_seconds`` when ``None``), which also bounds lock waits of later writes. Raises
+    (``db_retry_seconds`` when ``None``), which also bounds lock waits of later writes; a
+    SQLite file another writer holds is waited for first (:func:`wait_for_write_lock`). Raises
     :class:`DatabaseError` with a one-line reason when the database cannot be reached or
     migrated.
 
@@ -194,6 +252,8 @@ def open_database(url: str, retry_seconds: float | None = None, *, reading: bool
         seconds = _configured_retry_seconds() if retry_seconds is None else retry_seconds
         try:
             engine = _create_engine(parsed, seconds, reading=reading)
+            if not reading:  # a writer says so when another one holds the lock (SQLite)
+                wait_for_write_lock(engine, parsed, seconds)
             with_retry(engine, partial(migrate, engine))
         except NoSuchModuleError:
             raise DatabaseError(f"unsupported database URL {describe(parsed)}") from None

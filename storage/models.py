@@ -184,6 +184,10 @@ class IngestionRun(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
+    # records skipped, neither stored nor errors: pages with no article text, and records
+    # outside a backfill's date window (migration 0008; 0 for runs recorded before it)
+    skipped_no_text: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    skipped_by_date: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class IngestionError(Base):

@@ -529,6 +529,8 @@ class Stats:
     errors: int
     source_copies: dict[str, int] = field(default_factory=dict)
     run_statuses: dict[str, int] = field(default_factory=dict)
+    skipped_no_text: int = 0  # over all runs: pages with no article text
+    skipped_by_date: int = 0  # over all runs: records outside a backfill's date window
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -543,6 +545,8 @@ class Stats:
             "run_statuses": self.run_statuses,
             "last_run": self.last_run.isoformat() if self.last_run else None,
             "errors_recorded": self.errors,
+            "skipped_no_text": self.skipped_no_text,
+            "skipped_by_date": self.skipped_by_date,
         }
 
 
@@ -579,10 +583,15 @@ def database_stats(engine: Engine) -> Stats:
         earliest, latest = session.execute(
             select(func.min(A.published_at), func.max(A.published_at)).where(originals)
         ).one()
-        runs, last_run = session.execute(
-            select(func.count(models.IngestionRun.id), func.max(models.IngestionRun.started_at))
-        ).one()
         R = models.IngestionRun
+        runs, last_run, skipped_no_text, skipped_by_date = session.execute(
+            select(
+                func.count(R.id),
+                func.max(R.started_at),
+                func.coalesce(func.sum(R.skipped_no_text), 0),
+                func.coalesce(func.sum(R.skipped_by_date), 0),
+            )
+        ).one()
         run_statuses: dict[str, int] = dict(
             session.execute(
                 select(R.status, func.count(R.id)).group_by(R.status).order_by(R.status)
@@ -602,4 +611,6 @@ def database_stats(engine: Engine) -> Stats:
         errors,
         source_copies,
         run_statuses,
+        int(skipped_no_text),
+        int(skipped_by_date),
     )

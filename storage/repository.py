@@ -455,6 +455,8 @@ def start_run(engine: Engine, inputs: Sequence[str], flow_run_id: str | None = N
             unchanged=0,
             duplicates=0,
             errors=0,
+            skipped_no_text=0,
+            skipped_by_date=0,
         )
         session.add(run)
         session.flush()
@@ -480,7 +482,16 @@ def ended_status(error: BaseException) -> str:
     return "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
 
 
-def finish_run(engine: Engine, run_id: int, totals: BatchResult, status: str = "completed") -> None:
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    totals: BatchResult,
+    status: str = "completed",
+    *,
+    skipped_by_date: int = 0,
+) -> None:
+    """Record the run's end: its status and counts, with the records it skipped (pages with no
+    article text, from ``totals``; ``skipped_by_date``, outside a backfill's date window)."""
     with Session(engine) as session, session.begin():
         session.execute(
             update(models.IngestionRun)
@@ -494,5 +505,7 @@ def finish_run(engine: Engine, run_id: int, totals: BatchResult, status: str = "
                 unchanged=totals.unchanged,
                 duplicates=totals.duplicates,
                 errors=totals.errors,
+                skipped_no_text=totals.no_text,
+                skipped_by_date=skipped_by_date,
             )
         )

@@ -9,7 +9,10 @@ PostgreSQL for its ``lock_timeout``.
 
 Whoever wants to tell a user about the wait (the CLI) registers a listener with
 :func:`retry_listener`: it is called once per :func:`with_retry` call, when the first retry is
-about to start, with the error and the budget in seconds.
+about to start, with the error and the budget in seconds. A write waiting for another writer's
+lock on a SQLite file waits inside the driver instead (see :func:`storage.db.open_database`);
+listeners registered with :func:`lock_wait_listener` hear of that wait, once it has lasted
+about half a second, with the error and the budget in seconds (of the whole wait).
 """
 
 from __future__ import annotations
@@ -43,6 +46,27 @@ def retry_listener(listener: RetryListener) -> Iterator[None]:
         _listeners.remove(listener)
 
 
+_lock_wait_listeners: list[RetryListener] = []
+
+
+@contextmanager
+def lock_wait_listener(listener: RetryListener) -> Iterator[None]:
+    """Call ``listener(error, budget_seconds)`` when a write starts waiting for another
+    writer's lock (see :func:`tell_lock_wait`)."""
+    _lock_wait_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _lock_wait_listeners.remove(listener)
+
+
+def tell_lock_wait(error: DatabaseBusy, seconds: float) -> None:
+    """Tell the :func:`lock_wait_listener` listeners that a write waits for up to ``seconds``
+    for the lock another writer holds (``error`` names the database)."""
+    for listener in list(_lock_wait_listeners):
+        listener(error, seconds)
+
+
 _setting: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
 
 
@@ -55,6 +79,18 @@ def set_retry_seconds(engine: Engine, seconds: float, setting: str = "db_retry_s
 def retry_seconds(engine: Engine) -> float:
     """How long work on ``engine`` is retried (``db_retry_seconds`` when it was opened)."""
     return _seconds.get(engine, DEFAULT_SECONDS)
+
+
+def gave_up(
+    error: DatabaseBusy, waited: float, attempts: int, engine: Engine, budget: float
+) -> DatabaseBusy:
+    """The error to raise when work on ``engine`` still fails with ``error`` after
+    ``waited`` seconds and ``attempts`` attempts (its budget was ``budget`` seconds)."""
+    return DatabaseBusy(
+        f"{error}; gave up after {waited:.1f} s and {attempts} "
+        f"attempt{'s' if attempts > 1 else ''} "
+        f"({_setting.get(engine, 'db_retry_seconds')} = {budget:g})"
+    )
 
 
 def with_retry(
@@ -76,11 +112,7 @@ def with_retry(
         except DatabaseBusy as exc:
             waited = time.monotonic() - started
             if waited >= budget:
-                raise DatabaseBusy(
-                    f"{exc}; gave up after {waited:.1f} s and {attempts} "
-                    f"attempt{'s' if attempts > 1 else ''} "
-                    f"({_setting.get(engine, 'db_retry_seconds')} = {budget:g})"
-                ) from None
+                raise gave_up(exc, waited, attempts, engine, budget) from None
             if attempts == 1:
                 for listener in list(_listeners):
                     listener(exc, budget)

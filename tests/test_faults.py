@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,8 @@ from parsers import batched, iter_path
 from storage import feeds, models
 from storage.db import close_all, open_database
 from storage.errors import DatabaseBusy
-from storage.retry import with_retry
+from storage.retry import lock_wait_listener, with_retry
+from tests.commands import start_newsflow
 from tests.conftest import ROOT, _libpq
 from tests.loopback import LoopbackServer, Reply, Request
 from tests.test_polling import settings_for
@@ -263,6 +264,111 @@ def test_a_read_command_gives_up_after_the_read_budget(
     assert notice.endswith(f"retrying for up to {retry_seconds:g} s")
     assert error.startswith("newsflow: error: sqlite:///") and "is locked" in error
     assert f"(db_read_retry_seconds = {retry_seconds:g})" in error
+
+
+@contextmanager
+def sqlite_write_locked(url: str, seconds: float | None = None) -> Iterator[Callable[[], None]]:
+    """Another connection holds ``BEGIN IMMEDIATE`` (the file's write lock; in WAL mode readers
+    still read) until the function yielded is called, or a thread calls it after ``seconds``."""
+    path = make_url(url).database
+    assert path is not None
+    conn = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+    conn.execute("BEGIN IMMEDIATE")
+    guard = threading.Lock()
+
+    def release() -> None:
+        with guard:
+            if conn.in_transaction:
+                conn.rollback()
+
+    timer = threading.Timer(seconds, release) if seconds is not None else None
+    if timer:
+        timer.start()
+    try:
+        yield release
+    finally:
+        if timer:
+            timer.cancel()
+            timer.join()
+        release()
+        conn.close()
+
+
+def test_a_writer_says_at_once_that_it_waits_for_another_writers_lock(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Opening a SQLite file for writing while another process writes: the listeners hear
+    of the wait within a second, once; the wait goes on until the lock is released."""
+    prepare_database(sqlite_url, tagger_for(None))
+    close_all()
+    heard: list[tuple[float, str, float]] = []
+    started = time.monotonic()
+
+    def listener(error: DatabaseBusy, seconds: float) -> None:
+        heard.append((time.monotonic() - started, str(error), seconds))
+
+    with sqlite_write_locked(sqlite_url, 3.0), lock_wait_listener(listener):
+        started = time.monotonic()
+        engine = open_database(sqlite_url, retry_seconds=20)
+        waited = time.monotonic() - started
+    ((when, message, budget),) = heard
+    assert when < 1.2 and budget == 20
+    assert message.startswith(sqlite_url) and "is locked by another writer" in message
+    assert waited >= 2.0  # it went on waiting for the lock
+    items = list(iter_path(make_corpus(tmp_path / "c", 3)))
+    assert ingest_batch(items, engine, tagger_for(None), None).new == 3
+    close_all()
+    with lock_wait_listener(listener):  # a free file: nothing to say
+        open_database(sqlite_url, retry_seconds=20)
+    assert len(heard) == 1
+
+
+def test_a_write_command_says_once_that_it_waits_then_succeeds(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """`newsflow sources add` on a file another process is writing: one line on stderr while
+    it waits (db_retry_seconds, 30 s), then, the lock released, the feed is added."""
+    prepare_database(sqlite_url, tagger_for(None))
+    close_all()
+    feed = "https://wire.example.org/feed.json"
+    with sqlite_write_locked(sqlite_url) as release:
+        child = start_newsflow(
+            tmp_path,
+            *("sources", "add", "wire", feed, "--db", sqlite_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        releaser = threading.Timer(0.5, release)
+        try:
+            assert child.stderr is not None
+            notice = child.stderr.readline()  # while the lock is held
+            releaser.start()
+            out, rest = child.communicate(timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            releaser.cancel()
+    assert notice.startswith(f"newsflow: {sqlite_url} is locked by another writer"), notice
+    assert notice.endswith("; waiting for its lock for up to 30 s\n")
+    assert child.returncode == 0 and out == f"Added feed wire ({feed}).\n"
+    assert rest == ""  # said once, and no error
+
+
+def test_a_write_command_that_never_gets_the_lock_fails_clearly(
+    sqlite_url: str, retry_seconds: float, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepare_database(sqlite_url, tagger_for(None))
+    close_all()
+    with sqlite_write_locked(sqlite_url):
+        started = time.monotonic()
+        code = main(["sources", "add", "wire", "https://wire.example.org/f", "--db", sqlite_url])
+        waited = time.monotonic() - started
+    notice, error = capsys.readouterr().err.splitlines()
+    assert code == 1 and retry_seconds <= waited < retry_seconds + 5
+    assert notice.endswith(f"; waiting for its lock for up to {retry_seconds:g} s")
+    assert error.startswith(f"newsflow: error: {sqlite_url} is locked by another writer")
+    assert "gave up after" in error and f"(db_retry_seconds = {retry_seconds:g})" in error
 
 
 def test_sqlite_lock_released_in_time_the_batch_is_stored(

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
-from storage.db import head_revision, open_database
-from storage.models import Base
+from storage.db import _alembic_config, head_revision, normalize_url, open_database
+from storage.models import Base, UTCDateTime, utcnow
 from tests.conftest import ROOT
 
 # Full-text objects live in the migrations only (FTS5 tables, the tsvector column), and so
@@ -94,3 +96,60 @@ def test_processes_migrating_a_new_database_at_once(new_database: list[str]) -> 
             child.wait(30)
             if child.stdout:
                 child.stdout.close()
+
+
+def _migrate(engine: Engine, direction: str, revision: str) -> None:
+    """``alembic upgrade/downgrade revision`` on ``engine``'s database, as newsflow runs it."""
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, direction)(config, revision)
+
+
+def _run_columns(engine: Engine) -> set[str]:
+    return {column["name"] for column in sa.inspect(engine).get_columns("ingestion_runs")}
+
+
+# ingestion_runs as migration 0007 left it (the models describe the newest schema)
+RUNS_0007 = sa.table(
+    "ingestion_runs",
+    *(sa.column(name) for name in ("status", "read", "new", "updated")),
+    *(sa.column(name) for name in ("unchanged", "duplicates", "errors")),
+    sa.column("inputs", sa.JSON()),
+    sa.column("started_at", UTCDateTime()),
+)
+
+
+def test_0008_keeps_skipped_counts_with_runs_and_downgrades(new_db_url: str) -> None:
+    """0008 adds the runs' skipped counts (0 for runs recorded before it); its downgrade drops
+    them and keeps the runs; upgrading again works."""
+    engine = create_engine(normalize_url(new_db_url))
+    try:
+        _migrate(engine, "upgrade", "0007_topic_article_index")
+        assert "skipped_no_text" not in _run_columns(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(RUNS_0007).values(
+                    status="completed",
+                    inputs=["seeds"],
+                    read=4,
+                    new=4,
+                    updated=0,
+                    unchanged=0,
+                    duplicates=0,
+                    errors=0,
+                    started_at=utcnow(),
+                )
+            )
+        _migrate(engine, "upgrade", "0008_run_skips")
+        counts = sa.text("SELECT read, skipped_no_text, skipped_by_date FROM ingestion_runs")
+        with engine.connect() as conn:
+            assert [tuple(row) for row in conn.execute(counts)] == [(4, 0, 0)]
+        _migrate(engine, "downgrade", "0007_topic_article_index")
+        assert not {"skipped_no_text", "skipped_by_date"} & _run_columns(engine)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT read FROM ingestion_runs")).scalars().all() == [4]
+        _migrate(engine, "upgrade", "head")
+        assert {"skipped_no_text", "skipped_by_date"} <= _run_columns(engine)
+    finally:
+        engine.dispose()
