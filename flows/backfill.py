@@ -30,6 +30,7 @@ from newsflow.backfill import (
 )
 from newsflow.errors import DatabaseError
 from newsflow.escape import markdown_cell
+from newsflow.parallel import startup_frozen
 from newsflow.pipeline import Preparer, neardup_config, prepare_database, tagger_for
 from newsflow.settings import load_settings
 from storage import repository
@@ -92,49 +93,57 @@ def backfill_flow(
     read_by_source: Counter[str] = Counter()
     near = neardup_config(settings)
 
-    def submit(items: list[Stored]) -> Pending:
-        read_by_source.update(i.article.source for i in items if isinstance(i, ProcessedArticle))
-        future: Pending = store_batch_task.submit(
-            quoted(items), settings.database_url, run_id, near
-        )
-        return future
+    with startup_frozen():
 
-    try:
-        plan = plan_backfill(paths, engine, manifest_name=settings.manifest_name, restart=restart)
-        with progress_bar(show_progress, total_bytes(plan), "backfill", in_bytes=True) as advance:
-            run_backfill(
-                plan,
-                submit,
-                summary,
-                engine=engine,
-                preparer=Preparer(settings.taxonomy, near),
-                batch_size=settings.batch_size,
-                concurrency=settings.backfill_concurrency,
-                workers=settings.worker_count,
-                advance=advance,
-                max_batches=max_batches,
+        def submit(items: list[Stored]) -> Pending:
+            read_by_source.update(
+                i.article.source for i in items if isinstance(i, ProcessedArticle)
             )
-    except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted
-        with contextlib.suppress(DatabaseError):  # the database may be what failed
-            status = repository.ended_status(stop)
-            repository.finish_run(
-                engine, run_id, summary.totals, status, skipped_by_date=summary.skipped_by_date
+            future: Pending = store_batch_task.submit(
+                quoted(items), settings.database_url, run_id, near
             )
-            emit_article_events(engine, summary.totals)  # for the batches that were stored
-        raise
-    status = "interrupted" if summary.stopped else "completed"
-    repository.finish_run(
-        engine, run_id, summary.totals, status, skipped_by_date=summary.skipped_by_date
-    )
-    emit_article_events(engine, summary.totals)
-    publish_run_report(
-        "backfill",
-        run_id,
-        source_counts(
-            engine, read_by_source, summary.totals, len(summary.errors), summary.skipped_by_date
-        ),
-        summary.topics,
-        summary.errors,
-        details=_inputs_markdown(summary),
-    )
-    return summary
+            return future
+
+        try:
+            plan = plan_backfill(
+                paths, engine, manifest_name=settings.manifest_name, restart=restart
+            )
+            with progress_bar(
+                show_progress, total_bytes(plan), "backfill", in_bytes=True
+            ) as advance:
+                run_backfill(
+                    plan,
+                    submit,
+                    summary,
+                    engine=engine,
+                    preparer=Preparer(settings.taxonomy, near),
+                    batch_size=settings.batch_size,
+                    concurrency=settings.backfill_concurrency,
+                    workers=settings.worker_count,
+                    advance=advance,
+                    max_batches=max_batches,
+                )
+        except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted
+            with contextlib.suppress(DatabaseError):  # the database may be what failed
+                status = repository.ended_status(stop)
+                repository.finish_run(
+                    engine, run_id, summary.totals, status, skipped_by_date=summary.skipped_by_date
+                )
+                emit_article_events(engine, summary.totals)  # for the batches that were stored
+            raise
+        status = "interrupted" if summary.stopped else "completed"
+        repository.finish_run(
+            engine, run_id, summary.totals, status, skipped_by_date=summary.skipped_by_date
+        )
+        emit_article_events(engine, summary.totals)
+        publish_run_report(
+            "backfill",
+            run_id,
+            source_counts(
+                engine, read_by_source, summary.totals, len(summary.errors), summary.skipped_by_date
+            ),
+            summary.topics,
+            summary.errors,
+            details=_inputs_markdown(summary),
+        )
+        return summary

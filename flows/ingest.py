@@ -22,6 +22,7 @@ import parsers
 from flows.reporting import emit_article_events, publish_run_report, source_counts
 from newsflow.article import ProcessedArticle
 from newsflow.errors import DatabaseError, SourceError
+from newsflow.parallel import startup_frozen
 from newsflow.pipeline import (
     IngestSummary,
     Preparer,
@@ -75,34 +76,35 @@ def ingest_flow(
     run_id = repository.start_run(engine, paths, str(flow_run.id) if flow_run else None)
     summary = IngestSummary(run_id=run_id, database=describe(settings.database_url), inputs=paths)
     near = neardup_config(settings)
-    records = parsers.iter_records_paths((Path(p) for p in paths), settings.manifest_name)
-    batches = prepare_batches(
-        records,
-        Preparer(settings.taxonomy, near),
-        workers=settings.worker_count,
-        batch_size=settings.batch_size,
-    )
-    read_by_source: Counter[str] = Counter()
-    try:
-        with contextlib.closing(batches):
-            for batch in batches:
-                result = store_batch_task(quoted(batch), settings.database_url, run_id, near)
-                summary.add(result, [item for item in batch if isinstance(item, SourceError)])
-                read_by_source.update(
-                    i.article.source for i in batch if isinstance(i, ProcessedArticle)
-                )
-                emit_article_events(engine, result)
-    except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted
-        with contextlib.suppress(DatabaseError):  # the database may be what failed
-            status = repository.ended_status(stop)
-            repository.finish_run(engine, run_id, summary.totals, status=status)
-        raise
-    repository.finish_run(engine, run_id, summary.totals)
-    publish_run_report(
-        "ingest",
-        run_id,
-        source_counts(engine, read_by_source, summary.totals, len(summary.errors)),
-        summary.topics,
-        summary.errors,
-    )
-    return summary
+    with startup_frozen():
+        records = parsers.iter_records_paths((Path(p) for p in paths), settings.manifest_name)
+        batches = prepare_batches(
+            records,
+            Preparer(settings.taxonomy, near),
+            workers=settings.worker_count,
+            batch_size=settings.batch_size,
+        )
+        read_by_source: Counter[str] = Counter()
+        try:
+            with contextlib.closing(batches):
+                for batch in batches:
+                    result = store_batch_task(quoted(batch), settings.database_url, run_id, near)
+                    summary.add(result, [item for item in batch if isinstance(item, SourceError)])
+                    read_by_source.update(
+                        i.article.source for i in batch if isinstance(i, ProcessedArticle)
+                    )
+                    emit_article_events(engine, result)
+        except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted
+            with contextlib.suppress(DatabaseError):  # the database may be what failed
+                status = repository.ended_status(stop)
+                repository.finish_run(engine, run_id, summary.totals, status=status)
+            raise
+        repository.finish_run(engine, run_id, summary.totals)
+        publish_run_report(
+            "ingest",
+            run_id,
+            source_counts(engine, read_by_source, summary.totals, len(summary.errors)),
+            summary.topics,
+            summary.errors,
+        )
+        return summary

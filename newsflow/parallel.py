@@ -18,6 +18,7 @@ No Prefect here: this is a plain module the flows use.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import signal
 from collections import deque
@@ -61,6 +62,25 @@ def _start_worker(initializer: Callable[[], None] | None) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if initializer is not None:
         initializer()
+    gc.collect()
+    gc.freeze()  # what the start-up loaded lives as long as the worker: see startup_frozen
+
+
+@contextmanager
+def startup_frozen() -> Iterator[None]:
+    """For the block, the objects alive when it starts are left out of the garbage
+    collector's passes (``gc.freeze``), then put back.
+
+    After start-up a process holds millions of long-lived objects (Prefect, SQLAlchemy,
+    trafilatura, the taxonomy); each full collection walked all of them, ~175 ms, a dozen
+    times per 10k articles in the flow's process (2.3 s of its ~12 s of CPU). Objects made
+    in the block are collected as before; garbage from before it is collected first."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:

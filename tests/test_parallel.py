@@ -275,3 +275,24 @@ def test_ingest_flow_with_workers(
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0]["new"] + outcomes[0][0]["duplicates"] == ARTICLES
     assert (len(outcomes[0][1]), outcomes[0][0]["no_text"]) == (4, 1)  # the menu page: skipped
+
+
+def _frozen_objects(_: object) -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_start_up_objects_are_left_out_of_garbage_collection() -> None:
+    """Workers freeze what their start-up loaded (trafilatura, the taxonomy): full collections
+    no longer walk it. In the flow's process it is frozen for the run only."""
+    import gc
+
+    from newsflow.parallel import startup_frozen
+
+    with WorkerPool(_frozen_objects, 2, start_after=0, chunk=1) as pool:
+        assert min(pool.map(range(4))) > 10_000
+    before = gc.get_freeze_count()
+    with startup_frozen():
+        assert gc.get_freeze_count() > before
+    assert gc.get_freeze_count() == before
