@@ -149,18 +149,24 @@ def _reading(command: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        told = False
-
-        def tell(error: DatabaseBusy, seconds: float) -> None:
-            nonlocal told
-            if not told:
-                told = True
-                _error(f"{error}; retrying for up to {seconds:g} s")
-
-        with retry_listener(tell):
+        with retry_listener(_said_once("retrying for up to {seconds:g} s")):
             return command(*args, **kwargs)
 
     return run
+
+
+def _said_once(then: str) -> Callable[[DatabaseBusy, float], None]:
+    """A wait listener that puts its first error on stderr, followed by ``then`` (formatted
+    with the wait's budget, ``seconds``), and stays silent afterwards."""
+    told = False
+
+    def tell(error: DatabaseBusy, seconds: float) -> None:
+        nonlocal told
+        if not told:
+            told = True
+            _error(f"{error}; {then.format(seconds=seconds)}")
+
+    return tell
 
 
 @contextmanager
@@ -1158,15 +1164,7 @@ def _error(message: str) -> None:
 def _telling_lock_waits() -> AbstractContextManager[None]:
     """A command that writes says once on stderr, as it starts waiting, that another writer
     holds the SQLite file's lock (then it waits for up to ``db_retry_seconds``)."""
-    told = False
-
-    def tell(error: DatabaseBusy, seconds: float) -> None:
-        nonlocal told
-        if not told:
-            told = True
-            _error(f"{error}; waiting for its lock for up to {seconds:g} s")
-
-    return lock_wait_listener(tell)
+    return lock_wait_listener(_said_once("waiting for its lock for up to {seconds:g} s"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
