@@ -22,6 +22,7 @@ calls run in the calling threads have used ``start_after`` seconds of CPU time b
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import multiprocessing
 import signal
@@ -72,6 +73,10 @@ def _start_worker(initializer: Callable[[], None] | None) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if initializer is not None:
         initializer()
+
+
+def _nothing() -> None:
+    """A worker's first call: done once that worker has started."""
 
 
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
@@ -191,9 +196,10 @@ class CallPool:
     Calls run in the calling thread (always with ``workers=1``) until those calls have used
     ``start_after`` seconds of CPU time between them (``time.thread_time``: what they cost,
     not what they waited for the GIL); then the processes start (as :class:`WorkerPool`'s
-    do, ``initializer`` once in each) and every later call is sent to one of them. The calling
-    thread waits for its result, so ``fn`` and its arguments and result must pickle; what
-    ``fn`` raises is raised in the caller.
+    do, ``initializer`` once in each). Calls keep running in their threads while the workers
+    start (their imports take a second or more); once one of them is ready, every call is sent
+    to the workers. The calling thread waits for its result, so ``fn`` and its arguments and
+    result must pickle; what ``fn`` raises is raised in the caller.
 
     The result never depends on where a call ran: a call that a worker could not finish
     because the pool broke (a worker killed, a crash) or was closed runs in the calling
@@ -216,6 +222,7 @@ class CallPool:
         self.worker_calls = 0  # calls whose result came from a worker process
         self._inline_seconds = 0.0
         self._executor: ProcessPoolExecutor | None = None
+        self._ready: list[Future[None]] = []  # one done: a worker has started
         self._stopped = False  # closed or broken: no processes from now on
         self._lock = threading.Lock()
 
@@ -224,15 +231,31 @@ class CallPool:
         """Whether worker processes are running (started, and neither closed nor broken)."""
         return self._executor is not None
 
-    def _executor_for_call(self) -> ProcessPoolExecutor | None:
+    def _start(self) -> None:
+        """Start the processes (with the lock held): each submit of a no-op starts one."""
+        if self._executor is None and not self._stopped and self.workers > 1:
+            executor = _new_executor(self.workers, self.initializer)
+            with _sigint_blocked():
+                self._ready = [executor.submit(_nothing) for _ in range(self.workers)]
+            self._executor = executor
+
+    def start(self, *, wait: bool = False) -> None:
+        """Start the worker processes now, whatever ``start_after`` says (not with
+        ``workers=1``, nor once closed); with ``wait``, return once one of them is ready."""
         with self._lock:
-            if (
-                self._executor is None
-                and not self._stopped
-                and self._inline_seconds >= self.start_after
-            ):
-                self._executor = _new_executor(self.workers, self.initializer)
-            return self._executor
+            self._start()
+            ready = list(self._ready)
+        if wait and ready:
+            concurrent.futures.wait(ready, return_when=concurrent.futures.FIRST_COMPLETED)
+
+    def _executor_for_call(self) -> ProcessPoolExecutor | None:
+        """The processes to send a call to; ``None`` to run it here (none ready)."""
+        with self._lock:
+            if self._inline_seconds >= self.start_after:
+                self._start()
+            if any(future.done() for future in self._ready):
+                return self._executor
+            return None
 
     def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """``fn(*args, **kwargs)``, in a worker process or in this thread (see the class)."""
@@ -274,7 +297,7 @@ class CallPool:
         with self._lock:
             if self._executor is not executor:
                 return  # closed, or discarded by another caller
-            self._executor, self._stopped = None, True
+            self._executor, self._ready, self._stopped = None, [], True
         log.warning("a worker process stopped unexpectedly; the rest runs in this process")
         executor.shutdown(wait=False, cancel_futures=True)
 
@@ -283,7 +306,7 @@ class CallPool:
         threads) after the calls they are running; a no-op if none are running."""
         with self._lock:
             self._stopped = True
-            executor, self._executor = self._executor, None
+            executor, self._executor, self._ready = self._executor, None, []
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
 

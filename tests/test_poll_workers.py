@@ -214,8 +214,11 @@ def test_call_pool_runs_here_until_enough_work_then_in_workers() -> None:
     with CallPool(2, start_after=0.2) as pool:
         assert pool.run(_burn, 0.1) == os.getpid() and not pool.started
         assert pool.run(_burn, 0.15) == os.getpid() and not pool.started  # 0.25 s: enough
+        assert pool.run(os.getpid) == os.getpid()  # here while the workers start
+        assert pool.started and pool.worker_calls == 0
+        pool.start(wait=True)
         assert pool.run(os.getpid) != os.getpid()
-        assert pool.started and pool.worker_calls == 1
+        assert pool.worker_calls == 1
         with pytest.raises(ValueError, match="invalid literal for int"):
             pool.run(int, "twelve")  # raised in the worker, raised here
     assert not pool.started
@@ -227,6 +230,7 @@ def test_call_pool_runs_here_until_enough_work_then_in_workers() -> None:
 
 def test_call_pool_from_many_threads() -> None:
     with CallPool(2, start_after=0) as pool, ThreadPoolExecutor(8) as threads:
+        pool.start(wait=True)
         results = list(threads.map(lambda n: pool.run(pow, n, 2), range(200)))
         assert results == [n * n for n in range(200)]
         assert pool.worker_calls == 200
@@ -236,6 +240,7 @@ def test_call_pool_from_many_threads() -> None:
 
 def test_a_worker_that_dies_costs_nothing_but_its_pool() -> None:
     with CallPool(2, start_after=0) as pool:
+        pool.start(wait=True)
         assert pool.run(abs, -4) == 4 and pool.started
         assert pool.run(_exit_in_worker, 7) == 7  # the worker died: run here instead
         assert not pool.started
@@ -247,7 +252,9 @@ def test_polls_with_workers_store_what_one_process_stores(
     tmp_path: Path, newsroom: list[FeedSource], loopback: LoopbackServer
 ) -> None:
     results = []
-    for name, pool in [("one", None), ("two", CallPool(2, start_after=0))]:
+    two = CallPool(2, start_after=0)
+    two.start(wait=True)
+    for name, pool in [("one", None), ("two", two)]:
         url = f"sqlite:///{tmp_path / f'{name}.db'}"
         engine = prepare_database(url, tagger_for(None))
         settings = settings_for(url, workers=1 if pool is None else 2, fetch_retries=0)
@@ -282,8 +289,8 @@ def test_polls_with_workers_store_what_one_process_stores(
 
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
 def test_ctrl_c_while_call_pool_workers_start_is_left_to_the_parent(tmp_path: Path) -> None:
-    """Calls from several threads start the workers; a Ctrl-C to the process group while they
-    import does not reach them: every call is answered by a worker, no traceback."""
+    """A call from a thread starts the workers; a Ctrl-C to the process group while they
+    import does not reach them: every later call is answered by a worker, no traceback."""
     (tmp_path / "slow_start.py").write_text("import time\ntime.sleep(4)\n\ndef ready():\n  pass\n")
     (tmp_path / "main.py").write_text(_CTRL_C_WHILE_CALLS_START)
     root = Path(__file__).resolve().parent.parent
@@ -315,6 +322,8 @@ if __name__ == "__main__":
     threading.Timer(1.5, os.killpg, (os.getpgid(0), signal.SIGINT)).start()
     with CallPool(2, start_after=0, initializer=slow_start.ready) as pool:
         with ThreadPoolExecutor(4) as threads:
+            threads.submit(pool.run, abs, -1).result()  # starts the workers, from a thread
+            pool.start(wait=True)
             print("sum", sum(threads.map(lambda n: pool.run(abs, n), range(-20, 0))))
         print("in workers", pool.worker_calls)
 """
@@ -342,6 +351,7 @@ def test_poll_flow_and_cli_with_workers(
 
     def started_at_once(settings: Settings, **_: object) -> CallPool:
         pools.append(feed_workers(settings, start_after=0))
+        pools[-1].start(wait=True)
         return pools[-1]
 
     monkeypatch.setattr(flows.poll, "feed_workers", started_at_once)
