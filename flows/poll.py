@@ -39,6 +39,8 @@ from storage.feeds import FeedRecord
 
 _fetchers: dict[FetchPolicy, Fetcher] = {}
 _lock = threading.Lock()
+# Each poll run's worker processes, by run id, for its tasks (threads of the flow's process).
+_run_workers: dict[int, CallPool] = {}
 
 
 def shared_fetcher(policy: FetchPolicy) -> Fetcher:
@@ -64,14 +66,10 @@ def close_shared_fetchers() -> None:
 
 @task(name="poll-feed", cache_policy=NO_CACHE, task_run_name="poll-{feed.name}")
 def poll_feed_task(
-    feed: FeedRecord,
-    database_url: str,
-    taxonomy: str | None,
-    run_id: int,
-    workers: CallPool | None = None,
+    feed: FeedRecord, database_url: str, taxonomy: str | None, run_id: int
 ) -> FeedOutcome:
-    """Fetch, parse and store one feed; its failures come back in the outcome. ``workers``
-    (the flow's) parse, extract and tag; without it, all runs in this thread."""
+    """Fetch, parse and store one feed; its failures come back in the outcome. The pool of
+    the run (when the task runs in the flow's process) parses, extracts and tags."""
     settings = load_settings(database_url=database_url, taxonomy=taxonomy)
     return poll_feed(
         feed,
@@ -80,7 +78,7 @@ def poll_feed_task(
         fetcher=shared_fetcher(FetchPolicy.from_settings(settings)),
         settings=settings,
         run_id=run_id,
-        workers=workers or INLINE,
+        workers=_run_workers.get(run_id, INLINE),
     )
 
 
@@ -121,14 +119,18 @@ def poll_flow(
     outcomes: list[FeedOutcome] = []
     try:
         with feed_workers(settings) as pool:
-            pending: list[Any] = []
-            for feed in due:
-                if len(pending) >= settings.poll_concurrency:
-                    outcomes.append(pending.pop(0).result())
-                pending.append(
-                    poll_feed_task.submit(feed, settings.database_url, taxonomy_name, run_id, pool)
-                )
-            outcomes.extend(future.result() for future in pending)
+            _run_workers[run_id] = pool
+            try:
+                pending: list[Any] = []
+                for feed in due:
+                    if len(pending) >= settings.poll_concurrency:
+                        outcomes.append(pending.pop(0).result())
+                    pending.append(
+                        poll_feed_task.submit(feed, settings.database_url, taxonomy_name, run_id)
+                    )
+                outcomes.extend(future.result() for future in pending)
+            finally:
+                del _run_workers[run_id]
     except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted
         summarize(summary, outcomes)
         repository.finish_run(engine, run_id, summary.totals, status=repository.ended_status(stop))
