@@ -207,7 +207,8 @@ WorkersOption = Annotated[
         min=1,
         max=256,
         help="Processes that parse, extract and tag articles (default: one per CPU; 1: all in "
-        "this process); started only for inputs bigger than one batch [env: NEWSFLOW_WORKERS].",
+        "this process); started only for inputs bigger than one batch, or polls with a few "
+        "seconds of such work [env: NEWSFLOW_WORKERS].",
         show_default=False,
     ),
 ]
@@ -388,6 +389,7 @@ def _poll(
                     str(sources) if sources else None,
                     database_url=settings.database_url,
                     taxonomy=taxonomy_file,
+                    workers=settings.workers,
                 )
                 failed = failed or bool(summary.errors)
                 results.append(summary.as_dict())

@@ -2,6 +2,8 @@
 
 The logic is :mod:`newsflow.polling`'s; this module only orchestrates it. ``newsflow serve``
 serves this flow on a schedule (:func:`poll_deployment`), so each run polls only what is due.
+The tasks run in threads of the flow's process and share one pool of worker processes for
+the CPU work (:func:`newsflow.polling.feed_workers`), started only when a run has enough of it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,17 @@ from flows.host_limits import limiter_for
 from flows.reporting import emit_article_events, poll_source_counts, publish_run_report
 from newsflow.escape import markdown_cell
 from newsflow.fetch import Fetcher, FetchPolicy
+from newsflow.parallel import CallPool
 from newsflow.pipeline import prepare_database, tagger_for
-from newsflow.polling import FeedOutcome, PollSummary, feeds_to_poll, poll_feed, summarize
+from newsflow.polling import (
+    INLINE,
+    FeedOutcome,
+    PollSummary,
+    feed_workers,
+    feeds_to_poll,
+    poll_feed,
+    summarize,
+)
 from newsflow.settings import load_settings
 from storage import repository
 from storage.db import describe, open_database
@@ -28,6 +39,8 @@ from storage.feeds import FeedRecord
 
 _fetchers: dict[FetchPolicy, Fetcher] = {}
 _lock = threading.Lock()
+# Each poll run's worker processes, by run id, for its tasks (threads of the flow's process).
+_run_workers: dict[int, CallPool] = {}
 
 
 def shared_fetcher(policy: FetchPolicy) -> Fetcher:
@@ -55,7 +68,8 @@ def close_shared_fetchers() -> None:
 def poll_feed_task(
     feed: FeedRecord, database_url: str, taxonomy: str | None, run_id: int
 ) -> FeedOutcome:
-    """Fetch, parse and store one feed; its failures come back in the outcome."""
+    """Fetch, parse and store one feed; its failures come back in the outcome. The pool of
+    the run (when the task runs in the flow's process) parses, extracts and tags."""
     settings = load_settings(database_url=database_url, taxonomy=taxonomy)
     return poll_feed(
         feed,
@@ -64,6 +78,7 @@ def poll_feed_task(
         fetcher=shared_fetcher(FetchPolicy.from_settings(settings)),
         settings=settings,
         run_id=run_id,
+        workers=_run_workers.get(run_id, INLINE),
     )
 
 
@@ -86,9 +101,13 @@ def poll_flow(
     sources_file: str | None = None,
     database_url: str | None = None,
     taxonomy: str | None = None,
+    workers: int | None = None,
 ) -> PollSummary:
-    """Poll the feeds that are due (those of ``sources_file``, else all stored feeds)."""
-    settings = load_settings(database_url=database_url, taxonomy=taxonomy)
+    """Poll the feeds that are due (those of ``sources_file``, else all stored feeds).
+
+    ``workers`` processes parse, extract and tag (the ``workers`` setting when ``None``).
+    """
+    settings = load_settings(database_url=database_url, taxonomy=taxonomy, workers=workers)
     taxonomy_name = str(settings.taxonomy) if settings.taxonomy else None
     tagger = tagger_for(settings.taxonomy)
     engine = prepare_database(settings.database_url, tagger)
@@ -99,14 +118,19 @@ def poll_flow(
     summary = PollSummary(run_id=run_id, database=describe(settings.database_url), inputs=urls)
     outcomes: list[FeedOutcome] = []
     try:
-        pending: list[Any] = []
-        for feed in due:
-            if len(pending) >= settings.poll_concurrency:
-                outcomes.append(pending.pop(0).result())
-            pending.append(
-                poll_feed_task.submit(feed, settings.database_url, taxonomy_name, run_id)
-            )
-        outcomes.extend(future.result() for future in pending)
+        with feed_workers(settings) as pool:
+            _run_workers[run_id] = pool
+            try:
+                pending: list[Any] = []
+                for feed in due:
+                    if len(pending) >= settings.poll_concurrency:
+                        outcomes.append(pending.pop(0).result())
+                    pending.append(
+                        poll_feed_task.submit(feed, settings.database_url, taxonomy_name, run_id)
+                    )
+                outcomes.extend(future.result() for future in pending)
+            finally:
+                del _run_workers[run_id]
     except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted
         summarize(summary, outcomes)
         repository.finish_run(engine, run_id, summary.totals, status=repository.ended_status(stop))

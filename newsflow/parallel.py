@@ -14,24 +14,36 @@ threads in the flow's process, and forking a process with threads can deadlock. 
 interpreter also sees the current directory and environment. Each worker calls
 ``initializer`` once (loading the taxonomy, importing trafilatura), then serves every chunk.
 No Prefect here: this is a plain module the flows use.
+
+:class:`CallPool` is the same processes for single calls made from many threads (polling
+feeds, a few at a time): ``run(fn, *args)`` is ``fn(*args)``, computed in a worker once the
+calls run in the calling threads have used ``start_after`` seconds of CPU time between them.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import gc
+import logging
 import multiprocessing
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from itertools import chain, islice
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Generic, ParamSpec, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 K = TypeVar("K")
+P = ParamSpec("P")
+
+log = logging.getLogger(__name__)
 
 
 # Ctrl-C is the parent's to handle: a terminal sends SIGINT to the whole process group, and the
@@ -83,8 +95,23 @@ def startup_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
+def _nothing() -> None:
+    """A worker's first call: done once that worker has started."""
+
+
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
     return [fn(item) for item in chunk]
+
+
+def _new_executor(workers: int, initializer: Callable[[], None] | None) -> ProcessPoolExecutor:
+    """Up to ``workers`` spawned processes, each started by :func:`_start_worker`; they are
+    created by ``submit``, which must run with SIGINT blocked (:func:`_sigint_blocked`)."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(initializer,),
+    )
 
 
 class WorkerPool(Generic[T, R]):
@@ -121,12 +148,7 @@ class WorkerPool(Generic[T, R]):
 
     def _start(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(self.initializer,),
-            )
+            self._executor = _new_executor(self.workers, self.initializer)
         return self._executor
 
     def map(self, items: Iterable[T]) -> Generator[R, None, None]:
@@ -177,6 +199,138 @@ class WorkerPool(Generic[T, R]):
             self._executor = None
 
     def __enter__(self) -> WorkerPool[T, R]:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class CallPool:
+    """``fn(*args)`` for callers in any thread, in up to ``workers`` processes when it pays.
+
+    Calls run in the calling thread (always with ``workers=1``) until those calls have used
+    ``start_after`` seconds of CPU time between them (``time.thread_time``: what they cost,
+    not what they waited for the GIL); then the processes start (as :class:`WorkerPool`'s
+    do, ``initializer`` once in each). Calls keep running in their threads while the workers
+    start (their imports take a second or more); once one of them is ready, every call is sent
+    to the workers. The calling thread waits for its result, so ``fn`` and its arguments and
+    result must pickle; what ``fn`` raises is raised in the caller.
+
+    The result never depends on where a call ran: a call that a worker could not finish
+    because the pool broke (a worker killed, a crash) or was closed runs in the calling
+    thread instead, and a broken pool is not started again. Use as a context manager, or call
+    :meth:`close`; calls made after it run in the calling thread.
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        start_after: float = 2.0,
+        initializer: Callable[[], None] | None = None,
+    ) -> None:
+        if workers < 1 or start_after < 0:
+            raise ValueError("workers must be at least 1 and start_after not negative")
+        self.workers = workers
+        self.start_after = start_after
+        self.initializer = initializer
+        self.worker_calls = 0  # calls whose result came from a worker process
+        self._inline_seconds = 0.0
+        self._executor: ProcessPoolExecutor | None = None
+        self._ready: list[Future[None]] = []  # one done: a worker has started
+        self._stopped = False  # closed or broken: no processes from now on
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        """Whether worker processes are running (started, and neither closed nor broken)."""
+        return self._executor is not None
+
+    def _start(self) -> None:
+        """Start the processes (with the lock held): each submit of a no-op starts one."""
+        if self._executor is None and not self._stopped and self.workers > 1:
+            executor = _new_executor(self.workers, self.initializer)
+            with _sigint_blocked():
+                self._ready = [executor.submit(_nothing) for _ in range(self.workers)]
+            self._executor = executor
+
+    def start(self, *, wait: bool = False) -> None:
+        """Start the worker processes now, whatever ``start_after`` says (not with
+        ``workers=1``, nor once closed); with ``wait``, return once one of them is ready."""
+        with self._lock:
+            self._start()
+            ready = list(self._ready)
+        if wait and ready:
+            concurrent.futures.wait(ready, return_when=concurrent.futures.FIRST_COMPLETED)
+
+    def _executor_for_call(self) -> ProcessPoolExecutor | None:
+        """The processes to send a call to; ``None`` to run it here (none ready)."""
+        with self._lock:
+            if self._inline_seconds >= self.start_after:
+                self._start()
+            if any(future.done() for future in self._ready):
+                return self._executor
+            return None
+
+    def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """``fn(*args, **kwargs)``, in a worker process or in this thread (see the class)."""
+        if self.workers == 1:
+            return fn(*args, **kwargs)
+        executor = self._executor_for_call()
+        if executor is not None:
+            future: Future[R] | None = None
+            try:
+                with _sigint_blocked():  # a submit may start a worker process
+                    future = executor.submit(fn, *args, **kwargs)
+            except RuntimeError:  # closed or broken since (BrokenProcessPool is one too)
+                self._discard(executor)
+            if future is not None:
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    self._discard(executor)
+                except CancelledError:
+                    if not future.cancelled():
+                        raise  # fn's own
+                else:
+                    with self._lock:
+                        self.worker_calls += 1
+                    return result
+        return self._run_here(fn, *args, **kwargs)
+
+    def _run_here(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        began = time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent = time.thread_time() - began
+            with self._lock:
+                self._inline_seconds += spent
+
+    def _discard(self, executor: ProcessPoolExecutor) -> None:
+        """Stop using ``executor`` (broken, or closed meanwhile); calls run here from now on."""
+        with self._lock:
+            if self._executor is not executor:
+                return  # closed, or discarded by another caller
+            self._executor, self._ready, self._stopped = None, [], True
+        log.warning("a worker process stopped unexpectedly; the rest runs in this process")
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the worker processes (cancelling what is queued: it runs in the callers'
+        threads) after the calls they are running; a no-op if none are running."""
+        with self._lock:
+            self._stopped = True
+            executor, self._executor, self._ready = self._executor, None, []
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> CallPool:
         return self
 
     def __exit__(

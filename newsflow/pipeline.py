@@ -82,6 +82,14 @@ def process(
     return processed
 
 
+def process_with(
+    taxonomy: Path | None, articles: Sequence[Article], near: NearDupConfig
+) -> list[ProcessedArticle]:
+    """:func:`process` with the tagger of ``taxonomy`` (built once per process): for a worker
+    process, which is sent the taxonomy's path rather than a tagger."""
+    return process(articles, tagger_for(taxonomy), near)
+
+
 def prepare_database(database_url: str, tagger: Tagger) -> Engine:
     """Open (and migrate) the database and sync the taxonomy's topics into it."""
     engine = open_database(database_url)

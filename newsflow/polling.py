@@ -5,6 +5,12 @@ page for its full text → process and store the articles (exact dedup, tags, th
 tags) → record the feed's state. Every failure is recorded against that feed (in
 ``ingestion_errors`` and the feed's state, which backs off its next poll) and returned as a
 value: one failing feed never stops the others.
+
+The CPU work of a poll (parsing the feed, extracting the pages' text, signing and tagging the
+articles) goes through a :class:`~newsflow.parallel.CallPool`: in worker processes once a run
+has done enough of it (:func:`feed_workers`), in the polling thread otherwise. Fetching, the
+database look-ups and storing stay in the polling process; where the work ran changes nothing
+in what is stored.
 """
 
 from __future__ import annotations
@@ -14,24 +20,28 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from newsflow.article import Article, ProcessedArticle, Tag
 from newsflow.errors import NewsflowError, SourceError
-from newsflow.fetch import Fetcher, FetchPolicy
+from newsflow.fetch import Fetcher, FetchPolicy, FetchResult
+from newsflow.parallel import CallPool
 from newsflow.pipeline import (
     IngestSummary,
     neardup_config,
     prepare_database,
     process,
+    process_with,
     tagger_for,
 )
 from newsflow.settings import Settings
 from newsflow.sources import check_tags, load_sources, next_poll
-from parsers.extract import extract_page, with_full_text
+from parsers.extract import PageContent, extract_page, with_full_text
 from parsers.feed import FeedItem, ParsedFeed, parse_feed
+from processing.neardup import NearDupConfig
 from processing.tagger import Tagger
 from storage import feeds, repository
 from storage.db import describe
@@ -45,6 +55,25 @@ FEED_ACCEPT = (
     "text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# CPU seconds of parsing, extracting and tagging a poll does in its own process before it
+# starts the worker processes (each takes about a second of CPU to start: imports, taxonomy).
+WORKERS_START_AFTER = 2.0
+INLINE = CallPool(1)  # every call in the calling thread
+
+
+def warm_up(taxonomy: Path | None) -> None:
+    """A worker process's start: the feed parser and page extractor are imported with this
+    module; load the taxonomy."""
+    tagger_for(taxonomy)
+
+
+def feed_workers(settings: Settings, *, start_after: float = WORKERS_START_AFTER) -> CallPool:
+    """The worker processes of one poll: ``settings.worker_count``, started lazily."""
+    return CallPool(
+        settings.worker_count,
+        start_after=start_after,
+        initializer=partial(warm_up, settings.taxonomy),
+    )
 
 
 @dataclass
@@ -117,8 +146,27 @@ def _with_extra_tags(items: list[ProcessedArticle], tags: Sequence[str]) -> list
     return out
 
 
+def _page_content(page: FetchResult) -> PageContent | None:
+    """The main text of a fetched page (decoded, then extracted): a worker's job."""
+    return extract_page(page.text(), page.final_url)
+
+
+def _process(
+    articles: list[Article],
+    tagger: Tagger,
+    near: NearDupConfig,
+    settings: Settings,
+    workers: CallPool,
+) -> list[ProcessedArticle]:
+    """:func:`process`, through ``workers`` when ``tagger`` is the settings' taxonomy's (a
+    worker builds that one; a tagger of the caller's own is used here)."""
+    if workers.workers > 1 and tagger is tagger_for(settings.taxonomy):
+        return workers.run(process_with, settings.taxonomy, articles, near)
+    return process(articles, tagger, near)
+
+
 def _full_text(
-    items: list[FeedItem], fetcher: Fetcher, problems: list[SourceError]
+    items: list[FeedItem], fetcher: Fetcher, problems: list[SourceError], workers: CallPool
 ) -> list[Article]:
     """Each item's article with its page's main text; the feed summary when that fails."""
     articles = []
@@ -136,7 +184,7 @@ def _full_text(
                 )
                 articles.append(item.article)
                 continue
-            content = extract_page(page.text(), page.final_url)
+            content = workers.run(_page_content, page)
         except Exception as exc:  # a bug on hostile input costs this page only: keep the summary
             problems.append(SourceError(item.link, f"full text not extracted: {exc!r}"))
             content = None
@@ -169,8 +217,12 @@ def poll_feed(
     settings: Settings,
     run_id: int | None,
     now: Callable[[], datetime] = utcnow,
+    workers: CallPool = INLINE,
 ) -> FeedOutcome:
-    """Poll one feed and store what it brings; never raises for the feed's own failures."""
+    """Poll one feed and store what it brings; never raises for the feed's own failures.
+
+    ``workers`` runs the parsing, extraction and processing (in this thread by default).
+    """
     outcome = FeedOutcome(name=feed.name, url=feed.url, outcome="ok")
     interval = feed.poll_interval or settings.poll_interval
     started = now()
@@ -185,7 +237,8 @@ def poll_feed(
         outcome.outcome = "not-modified"
     else:
         try:
-            parsed = parse_feed(
+            parsed = workers.run(
+                parse_feed,
                 response.content,
                 source=feed.name,
                 origin=feed.url,
@@ -213,7 +266,7 @@ def poll_feed(
                 fresh = _new_items(engine, feed, items)
                 outcome.skipped_known = len(items) - len(fresh)
                 articles = []
-                for article in _full_text(fresh, fetcher, outcome.problems):
+                for article in _full_text(fresh, fetcher, outcome.problems, workers):
                     if article.title:
                         articles.append(article)
                     else:  # a link-only entry whose page gave no title either
@@ -223,7 +276,9 @@ def poll_feed(
             else:
                 articles = [i.article for i in items]
             near = neardup_config(settings)
-            processed = _with_extra_tags(process(articles, tagger, near), feed.tags)
+            processed = _with_extra_tags(
+                _process(articles, tagger, near, settings, workers), feed.tags
+            )
             # A store that fails (after db_retry_seconds) raises before the feed's state is
             # saved: its ETag/Last-Modified stay as they were and the next poll fetches again.
             outcome.result = with_retry(
@@ -270,21 +325,34 @@ def poll_feeds(
     settings: Settings,
     run_id: int | None,
     fetcher: Fetcher | None = None,
+    workers: CallPool | None = None,
 ) -> list[FeedOutcome]:
-    """Poll ``due`` feeds, ``poll_concurrency`` at a time, without Prefect."""
-    own = fetcher is None
+    """Poll ``due`` feeds, ``poll_concurrency`` at a time, without Prefect.
+
+    ``workers`` (by default :func:`feed_workers`, closed at the end) does their CPU work.
+    """
+    own_fetcher, own_workers = fetcher is None, workers is None
     client = fetcher or make_fetcher(settings)
+    calls = workers or feed_workers(settings)
     try:
 
         def one(feed: FeedRecord) -> FeedOutcome:
             return poll_feed(
-                feed, engine=engine, tagger=tagger, fetcher=client, settings=settings, run_id=run_id
+                feed,
+                engine=engine,
+                tagger=tagger,
+                fetcher=client,
+                settings=settings,
+                run_id=run_id,
+                workers=calls,
             )
 
         with ThreadPoolExecutor(max_workers=settings.poll_concurrency) as pool:
             return list(pool.map(one, due))
     finally:
-        if own:
+        if own_workers:
+            calls.close()
+        if own_fetcher:
             client.close()
 
 

@@ -67,9 +67,10 @@ class Settings(BaseSettings):
         None,
         ge=1,
         le=256,
-        description="Processes that parse, extract, sign and tag articles during ingest and "
-        "backfill (unset: one per CPU; 1: all in the main process). The pool starts only "
-        "when an input has more than one batch of records.",
+        description="Processes that parse, extract, sign and tag articles during ingest, "
+        "backfill and polls (unset: one per CPU; 1: all in the main process). The pool starts "
+        "only when an input has more than one batch of records, or when a poll has done a "
+        "few seconds of that work in the main process.",
     )
     # Near-duplicate detection (processing/neardup.py). The first three shape the stored
     # signatures and LSH buckets: change them only for a new database. The last two are the
