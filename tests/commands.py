@@ -110,3 +110,28 @@ def processes_with(marker: str) -> list[int]:
             except OSError:  # gone, or not ours
                 pass
     return found
+
+
+SLOW_START = "import time\ntime.sleep(4)\n\n\ndef ready() -> None:\n    pass\n"
+
+
+def ctrl_c_script(directory: Path, script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` (main.py in ``directory``, beside a ``slow_start`` module whose import
+    takes 4 s, for workers that start slowly) as a terminal runs a command: in a process group
+    of its own, with SIGINT's default action (a test run started in the background has SIGINT
+    ignored, and that is inherited). The script sends the Ctrl-C to its own group."""
+    import signal
+
+    (directory / "slow_start.py").write_text(SLOW_START)
+    (directory / "main.py").write_text(script)
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run(
+        [sys.executable, "main.py"],
+        cwd=directory,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(directory)])},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )

@@ -12,9 +12,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
@@ -46,6 +43,7 @@ from newsflow.pipeline import (
 )
 from storage import models, repository
 from storage.checkpoints import load_checkpoints
+from tests.commands import ctrl_c_script
 from tests.warcbuild import Record, article_html, page_record, story, write_warc
 
 PREPARER = Preparer(None, neardup_config())
@@ -142,15 +140,8 @@ def test_pool_reads_its_input_lazily() -> None:
         results.close()
 
 
-# A worker whose start (its imports) is slow, and a Ctrl-C sent to the whole process group while
-# it is starting, as a terminal sends it. The parent records the signal, as the CLI does.
-_SLOW_START = """
-import time
-time.sleep(4)
-
-def ready() -> None:
-    pass
-"""
+# A Ctrl-C sent to the whole process group while a worker is starting (importing slowly),
+# as a terminal sends it. The parent records the signal, as the CLI does.
 _CTRL_C_WHILE_STARTING = """
 import os, signal, threading
 
@@ -170,20 +161,7 @@ if __name__ == "__main__":
 def test_ctrl_c_while_a_worker_starts_is_left_to_the_parent(tmp_path: Path) -> None:
     """Before, a worker still importing when Ctrl-C came raised KeyboardInterrupt there: a
     traceback on stderr and a broken pool. Now it is started with SIGINT blocked."""
-    (tmp_path / "slow_start.py").write_text(_SLOW_START)
-    (tmp_path / "main.py").write_text(_CTRL_C_WHILE_STARTING)
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [sys.executable, "main.py"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(tmp_path)])},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        start_new_session=True,  # its own process group, as a shell gives a command
-        # SIGINT's default action, which a test run started in the background does not have
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    done = ctrl_c_script(tmp_path, _CTRL_C_WHILE_STARTING)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["parent: Ctrl-C", "sum 210"]
     assert "Traceback" not in done.stderr, done.stderr

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +29,7 @@ from newsflow.polling import FeedOutcome, feed_workers, poll_feeds
 from newsflow.settings import Settings
 from newsflow.sources import FeedSource
 from storage import feeds, models
+from tests.commands import ctrl_c_script
 from tests.conftest import DATA
 from tests.loopback import LoopbackServer, Reply
 from tests.test_polling import settings_for
@@ -291,19 +289,7 @@ def test_polls_with_workers_store_what_one_process_stores(
 def test_ctrl_c_while_call_pool_workers_start_is_left_to_the_parent(tmp_path: Path) -> None:
     """A call from a thread starts the workers; a Ctrl-C to the process group while they
     import does not reach them: every later call is answered by a worker, no traceback."""
-    (tmp_path / "slow_start.py").write_text("import time\ntime.sleep(4)\n\ndef ready():\n  pass\n")
-    (tmp_path / "main.py").write_text(_CTRL_C_WHILE_CALLS_START)
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [sys.executable, "main.py"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(tmp_path)])},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        start_new_session=True,  # its own process group, as a shell gives a command
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    done = ctrl_c_script(tmp_path, _CTRL_C_WHILE_CALLS_START)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["parent: Ctrl-C", "sum 210", "in workers 20"]
     assert "Traceback" not in done.stderr, done.stderr
