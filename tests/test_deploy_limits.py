@@ -90,6 +90,20 @@ def test_limiter_is_global_only_with_a_server(prefect_server: None) -> None:
         assert isinstance(limiter_for(policy), HostLimiter)
 
 
+def test_limiter_is_this_process_with_the_temporary_server(
+    prefect_server: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server newsflow starts for one command serves that process alone: its fetches'
+    slots are kept in the process, with no request to the server for each."""
+    from prefect.settings import PREFECT_API_URL
+
+    from flows import local_server
+    from flows.host_limits import limiter_for
+
+    monkeypatch.setattr(local_server, "_for_runs", {PREFECT_API_URL.value()})
+    assert isinstance(limiter_for(FetchPolicy(user_agent="test")), HostLimiter)
+
+
 class _Renamed:
     """A limiter that uses ``name`` as the host, so each test has limits of its own."""
 
