@@ -37,8 +37,9 @@ _for_runs: set[str] = set()
 
 
 def is_temporary_server(api_url: str | None) -> bool:
-    """Whether ``api_url`` is a server :func:`server_for_runs` started for this process's runs
-    (it stops with the command: nothing can subscribe to its events)."""
+    """Whether ``api_url`` is a server :func:`server_for_runs` started for this process's runs:
+    it serves this process alone and stops with the command, so nothing else can subscribe to
+    its events or share its limits."""
     return api_url is not None and api_url in _for_runs
 
 
