@@ -36,7 +36,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from itertools import chain, islice
 from types import TracebackType
-from typing import Generic, ParamSpec, TypeVar
+from typing import Generic, ParamSpec, Self, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -74,8 +74,13 @@ def _start_worker(initializer: Callable[[], None] | None) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if initializer is not None:
         initializer()
+    _freeze_alive()  # what the start-up loaded lives as long as the worker: see startup_frozen
+
+
+def _freeze_alive() -> None:
+    """Collect the garbage, then leave every object still alive out of later collections."""
     gc.collect()
-    gc.freeze()  # what the start-up loaded lives as long as the worker: see startup_frozen
+    gc.freeze()
 
 
 @contextmanager
@@ -87,8 +92,7 @@ def startup_frozen() -> Iterator[None]:
     trafilatura, the taxonomy); each full collection walked all of them, ~175 ms, a dozen
     times per 10k articles in the flow's process (2.3 s of its ~12 s of CPU). Objects made
     in the block are collected as before; garbage from before it is collected first."""
-    gc.collect()
-    gc.freeze()
+    _freeze_alive()
     try:
         yield
     finally:
@@ -103,10 +107,18 @@ def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
     return [fn(item) for item in chunk]
 
 
+class _Executor(ProcessPoolExecutor):
+    """A process pool whose ``submit``, which may start a worker process, runs with SIGINT
+    blocked, so that every worker starts with it blocked (see :func:`_start_worker`)."""
+
+    def submit(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        with _sigint_blocked():
+            return super().submit(fn, *args, **kwargs)
+
+
 def _new_executor(workers: int, initializer: Callable[[], None] | None) -> ProcessPoolExecutor:
-    """Up to ``workers`` spawned processes, each started by :func:`_start_worker`; they are
-    created by ``submit``, which must run with SIGINT blocked (:func:`_sigint_blocked`)."""
-    return ProcessPoolExecutor(
+    """Up to ``workers`` spawned processes, each started by :func:`_start_worker`."""
+    return _Executor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
@@ -114,7 +126,25 @@ def _new_executor(workers: int, initializer: Callable[[], None] | None) -> Proce
     )
 
 
-class WorkerPool(Generic[T, R]):
+class _ClosedOnExit:
+    """Use as a context manager: :meth:`close` on the way out."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class WorkerPool(_ClosedOnExit, Generic[T, R]):
     """``fn`` over streams of items, in order, in up to ``workers`` processes (lazily started).
 
     Use as a context manager; the processes (if any were started) stop when it exits, and
@@ -175,9 +205,7 @@ class WorkerPool(Generic[T, R]):
             if not chunk:
                 return False
             items = [item for item, _ in chunk]
-            with _sigint_blocked():  # a submit may start a worker process
-                future = executor.submit(_run_chunk, self.fn, items)
-            pending.append((future, [k for _, k in chunk]))
+            pending.append((executor.submit(_run_chunk, self.fn, items), [k for _, k in chunk]))
             return True
 
         try:
@@ -198,19 +226,8 @@ class WorkerPool(Generic[T, R]):
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
-    def __enter__(self) -> WorkerPool[T, R]:
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class CallPool:
+class CallPool(_ClosedOnExit):
     """``fn(*args)`` for callers in any thread, in up to ``workers`` processes when it pays.
 
     Calls run in the calling thread (always with ``workers=1``) until those calls have used
@@ -255,8 +272,7 @@ class CallPool:
         """Start the processes (with the lock held): each submit of a no-op starts one."""
         if self._executor is None and not self._stopped and self.workers > 1:
             executor = _new_executor(self.workers, self.initializer)
-            with _sigint_blocked():
-                self._ready = [executor.submit(_nothing) for _ in range(self.workers)]
+            self._ready = [executor.submit(_nothing) for _ in range(self.workers)]
             self._executor = executor
 
     def start(self, *, wait: bool = False) -> None:
@@ -285,8 +301,7 @@ class CallPool:
         if executor is not None:
             future: Future[R] | None = None
             try:
-                with _sigint_blocked():  # a submit may start a worker process
-                    future = executor.submit(fn, *args, **kwargs)
+                future = executor.submit(fn, *args, **kwargs)
             except RuntimeError:  # closed or broken since (BrokenProcessPool is one too)
                 self._discard(executor)
             if future is not None:
@@ -329,14 +344,3 @@ class CallPool:
             executor, self._executor, self._ready = self._executor, None, []
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> CallPool:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
