@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-from flows.local_server import is_temporary_server
+from flows.local_server import on_temporary_server
 from newsflow.fetch import FetchPolicy, HostLimiter, Limiter
 
 LIMIT_PREFIX = "newsflow-host:"
@@ -94,8 +94,6 @@ def limiter_for(policy: FetchPolicy) -> Limiter:
     The temporary server newsflow starts for one command (no server configured) serves that
     command's process alone, so its limits would be this process's: they are kept here, with
     no request to the server for each fetch's slot."""
-    from prefect.settings import PREFECT_API_URL
-
-    if server_configured() and not is_temporary_server(PREFECT_API_URL.value()):
+    if server_configured() and not on_temporary_server():
         return GlobalHostLimiter(policy.host_concurrency, policy.host_delay)
     return HostLimiter(policy.host_concurrency, policy.host_delay)

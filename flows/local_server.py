@@ -36,11 +36,13 @@ DRAIN_SECONDS = 10.0  # longest wait for the run's events to reach the server at
 _for_runs: set[str] = set()
 
 
-def is_temporary_server(api_url: str | None) -> bool:
-    """Whether ``api_url`` is a server :func:`server_for_runs` started for this process's runs:
-    it serves this process alone and stops with the command, so nothing else can subscribe to
-    its events or share its limits."""
-    return api_url is not None and api_url in _for_runs
+def on_temporary_server() -> bool:
+    """Whether Prefect's API is a server :func:`server_for_runs` started for this process's
+    runs: it serves this process alone and stops with the command, so nothing else can
+    subscribe to its events or share its limits."""
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().api.url in _for_runs
 
 
 def _free_port() -> int:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from flows.local_server import is_temporary_server
+from flows.local_server import on_temporary_server
 from newsflow.escape import markdown_cell
 from newsflow.events import tagged_articles
 from newsflow.polling import PollSummary
@@ -178,22 +178,15 @@ def emit_article_events(engine: Engine, result: BatchResult) -> int:
     """One Prefect event per newly tagged article of ``result``; returns how many.
 
     None when the run's server is the temporary one newsflow started for this command
-    (:func:`flows.local_server.is_temporary_server`): it stops with the command, so no
+    (:func:`flows.local_server.on_temporary_server`): it stops with the command, so no
     automation can react to them, and persisting them was a quarter of the CPU of an ingest
     (the server's and this process's, ~1.8 ms an article)."""
-    if not article_events_wanted():
+    if on_temporary_server():
         return 0
     articles = tagged_articles(engine, result)
     if articles:
         send_events([article.event() for article in articles])
     return len(articles)
-
-
-def article_events_wanted() -> bool:
-    """Whether article events have anywhere to go but newsflow's own temporary server."""
-    from prefect.settings import get_current_settings
-
-    return not is_temporary_server(get_current_settings().api.url)
 
 
 EVENTS_PER_REQUEST = 200

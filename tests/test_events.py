@@ -314,7 +314,7 @@ def test_no_article_events_to_the_temporary_server(
     result = ingest_plain(engine, seeds_dir)
     api_url = get_current_settings().api.url
     monkeypatch.setattr(local_server, "_for_runs", {api_url})  # as server_for_runs records it
-    assert local_server.is_temporary_server(api_url)
+    assert local_server.on_temporary_server()
     assert emit_article_events(engine, result) == 0
     monkeypatch.setattr(local_server, "_for_runs", set())
     assert emit_article_events(engine, result) == 2
