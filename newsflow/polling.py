@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -31,6 +30,7 @@ from newsflow.fetch import Fetcher, FetchPolicy, FetchResult
 from newsflow.parallel import CallPool
 from newsflow.pipeline import (
     IngestSummary,
+    Preparer,
     neardup_config,
     prepare_database,
     process,
@@ -61,18 +61,13 @@ WORKERS_START_AFTER = 2.0
 INLINE = CallPool(1)  # every call in the calling thread
 
 
-def warm_up(taxonomy: Path | None) -> None:
-    """A worker process's start: the feed parser and page extractor are imported with this
-    module; load the taxonomy."""
-    tagger_for(taxonomy)
-
-
 def feed_workers(settings: Settings, *, start_after: float = WORKERS_START_AFTER) -> CallPool:
-    """The worker processes of one poll: ``settings.worker_count``, started lazily."""
+    """The worker processes of one poll: ``settings.worker_count``, started lazily, each
+    warmed up as ingest's are (the page extractor imported, the taxonomy loaded)."""
     return CallPool(
         settings.worker_count,
         start_after=start_after,
-        initializer=partial(warm_up, settings.taxonomy),
+        initializer=Preparer(settings.taxonomy, neardup_config(settings)).warm_up,
     )
 
 
