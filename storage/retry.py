@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TypeVar
 from weakref import WeakKeyDictionary
 
@@ -33,38 +33,46 @@ _FIRST_PAUSE = 0.1
 _LONGEST_PAUSE = 2.0
 _seconds: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()
 RetryListener = Callable[[DatabaseBusy, float], None]
-_listeners: list[RetryListener] = []
 
 
-@contextmanager
-def retry_listener(listener: RetryListener) -> Iterator[None]:
+class _Listeners:
+    """Listeners of one kind of wait, each called with the error and the budget in seconds."""
+
+    def __init__(self) -> None:
+        self._listeners: list[RetryListener] = []
+
+    @contextmanager
+    def listening(self, listener: RetryListener) -> Iterator[None]:
+        self._listeners.append(listener)
+        try:
+            yield
+        finally:
+            self._listeners.remove(listener)
+
+    def tell(self, error: DatabaseBusy, seconds: float) -> None:
+        for listener in list(self._listeners):
+            listener(error, seconds)
+
+
+_retries = _Listeners()
+_lock_waits = _Listeners()
+
+
+def retry_listener(listener: RetryListener) -> AbstractContextManager[None]:
     """Call ``listener(error, budget_seconds)`` when a :func:`with_retry` call starts retrying."""
-    _listeners.append(listener)
-    try:
-        yield
-    finally:
-        _listeners.remove(listener)
+    return _retries.listening(listener)
 
 
-_lock_wait_listeners: list[RetryListener] = []
-
-
-@contextmanager
-def lock_wait_listener(listener: RetryListener) -> Iterator[None]:
+def lock_wait_listener(listener: RetryListener) -> AbstractContextManager[None]:
     """Call ``listener(error, budget_seconds)`` when a write starts waiting for another
     writer's lock (see :func:`tell_lock_wait`)."""
-    _lock_wait_listeners.append(listener)
-    try:
-        yield
-    finally:
-        _lock_wait_listeners.remove(listener)
+    return _lock_waits.listening(listener)
 
 
 def tell_lock_wait(error: DatabaseBusy, seconds: float) -> None:
     """Tell the :func:`lock_wait_listener` listeners that a write waits for up to ``seconds``
     for the lock another writer holds (``error`` names the database)."""
-    for listener in list(_lock_wait_listeners):
-        listener(error, seconds)
+    _lock_waits.tell(error, seconds)
 
 
 _setting: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
@@ -114,7 +122,6 @@ def with_retry(
             if waited >= budget:
                 raise gave_up(exc, waited, attempts, engine, budget) from None
             if attempts == 1:
-                for listener in list(_listeners):
-                    listener(exc, budget)
+                _retries.tell(exc, budget)
             sleep(min(pause, budget - waited))
             pause = min(pause * 2, _LONGEST_PAUSE)
