@@ -122,7 +122,7 @@ def bare(kind: str, directory: Path, db: Path, batch_size: int) -> dict[str, Any
                 add(r["url"], r["title"], r["text"], r["published"])
     elif kind == "feed":
         import feedparser
-        import lxml.html  # type: ignore[import-untyped]
+        import lxml.html
 
         for path in _files(directory, (".rss", ".atom")):
             for entry in feedparser.parse(path.read_bytes()).entries:

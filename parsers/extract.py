@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import warnings
 from dataclasses import dataclass
 
+import lxml.html
 import trafilatura
-from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
+from lxml.etree import ParserError
 
 from newsflow.article import Article
 from parsers.clean import clean_body, clip_title, normalize_line, normalize_unicode
@@ -44,23 +44,29 @@ class PageContent:
 
 _HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
 HEAD_CHARS = 200_000  # where the head is looked for, and its longest
+# Bytes in, decoded as UTF-8 whatever an XML declaration or <meta charset> says: the text was
+# decoded already (newsflow.charset), and lxml refuses a str that declares an encoding.
+_HEAD_PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
+
+PageHead = lxml.html.HtmlElement
 
 
-def page_head(html: str) -> BeautifulSoup:
+def page_head(html: str) -> PageHead:
     """The page up to the end of its ``<head>`` (where ``<html lang>``, the canonical link
-    and the meta tags are), parsed; parsing only that keeps it cheap on long pages."""
+    and the meta tags are), parsed (lxml); parsing only that keeps it cheap on long pages."""
     end = _HEAD_END.search(html, 0, HEAD_CHARS)
-    with warnings.catch_warnings():  # XHTML pages are fine to read as HTML here
-        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        return BeautifulSoup(html[: end.start() if end else HEAD_CHARS], "html.parser")
+    head = html[: end.start() if end else HEAD_CHARS].replace("\x00", "")
+    try:
+        return lxml.html.document_fromstring(head.encode("utf-8", "replace"), parser=_HEAD_PARSER)
+    except ParserError:  # nothing but white space or comments
+        return lxml.html.Element("html")
 
 
-def page_language(html: str | BeautifulSoup) -> str | None:
+def page_language(html: str | PageHead) -> str | None:
     """The language a page declares (``<html lang>``, ``content-language`` meta), if valid."""
-    soup = page_head(html) if isinstance(html, str) else html
-    root = soup.find("html")
-    candidates: list[object] = [root.get("lang") if root is not None else None]
-    for meta in soup.find_all("meta"):
+    root = page_head(html) if isinstance(html, str) else html
+    candidates: list[object] = [root.get("lang")]
+    for meta in root.iter("meta"):
         key = str(meta.get("http-equiv") or meta.get("property") or meta.get("name") or "")
         if key.lower() in ("content-language", "og:locale", "language"):
             candidates.append(meta.get("content"))
@@ -71,7 +77,7 @@ def page_language(html: str | BeautifulSoup) -> str | None:
 
 
 def extract_page(
-    html: str, url: str | None = None, head: BeautifulSoup | None = None
+    html: str, url: str | None = None, head: PageHead | None = None
 ) -> PageContent | None:
     """Main text, title, date, authors and language of an article page; ``None`` if no text.
 

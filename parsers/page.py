@@ -13,29 +13,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from bs4 import BeautifulSoup
-
 from newsflow.article import Article
 from newsflow.charset import decode_body
 from newsflow.errors import NoArticleText, SourceError
 from parsers.dates import parse_date
-from parsers.extract import extract_page, page_head
+from parsers.extract import PageHead, extract_page, page_head
 from parsers.text import authors_of
 from parsers.urls import canonicalize_url
 
 MAX_PAGE_BYTES = 20 * 1024 * 1024
 
 
-def declared_url(html: str | BeautifulSoup, base: str | None = None) -> str | None:
+def declared_url(html: str | PageHead, base: str | None = None) -> str | None:
     """The page's canonical address: ``<link rel="canonical">``, else ``og:url``; absolute only."""
-    soup = page_head(html) if isinstance(html, str) else html
+    root = page_head(html) if isinstance(html, str) else html
     candidates: list[object] = []
-    for link in soup.find_all("link"):
-        rel: object = link.get("rel")
-        rels = rel if isinstance(rel, list) else str(rel or "").split()
-        if "canonical" in (str(r).lower() for r in rels):
+    for link in root.iter("link"):
+        if "canonical" in str(link.get("rel") or "").lower().split():
             candidates.append(link.get("href"))
-    for meta in soup.find_all("meta"):
+    for meta in root.iter("meta"):
         if str(meta.get("property") or meta.get("name") or "").lower() == "og:url":
             candidates.append(meta.get("content"))
     for value in candidates:

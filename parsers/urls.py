@@ -13,6 +13,16 @@ _TRACKING = re.compile(
 )
 _INDEX_PAGE = re.compile(r"/(?:index|default)\.(?:html?|php|aspx?|jsp)$", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_ESCAPED_PERCENT = re.compile("%25", re.IGNORECASE)
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+
+
+def _normalize_path(path: str) -> str:
+    """Percent-escapes of a path in one form: an escaped ``%`` (``%25``) stays escaped, as
+    decoding it would turn the text after it into an escape of its own."""
+    return "%25".join(
+        quote(unquote(piece), safe=_PATH_SAFE) for piece in _ESCAPED_PERCENT.split(path)
+    )
 
 
 def canonicalize_url(url: str | None) -> str | None:
@@ -36,7 +46,7 @@ def canonicalize_url(url: str | None) -> str | None:
     with contextlib.suppress(UnicodeError):
         host = host.encode("idna").decode("ascii")
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=-._~%") or "/"
+    path = _normalize_path(parts.path) or "/"
     path = _INDEX_PAGE.sub("/", path)
     query = urlencode(
         sorted(

@@ -43,6 +43,11 @@ def test_language_declarations() -> None:
     assert page_language('<html lang="not a language!">') is None
     xhtml = '<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml" lang="it">'
     assert page_language(xhtml) == "it"
+    # the text is decoded already: a declared encoding is not applied a second time
+    declared = '<?xml version="1.0" encoding="iso-8859-1"?><html lang="pt"><title>Café</title>'
+    assert page_language(declared) == "pt"
+    for nothing in ("", "   ", "<!-- only a comment -->", "\x00"):
+        assert page_language(nothing) is None
 
 
 def test_xhtml_page_without_warnings() -> None:

@@ -167,6 +167,10 @@ def test_charset_from_headers_and_declaration() -> None:
         ("https://example.com/a?gclid=1&fbclid=2&mc_cid=3", "https://example.com/a"),
         ("https://example.com/a?b=2&a=1", "https://example.com/a?a=1&b=2"),
         ("mailto:desk@example.com", None),
+        ("https://example.com/caf%c3%a9/%7Ea", "https://example.com/caf%C3%A9/~a"),
+        # an escaped "%" stays escaped: "%250a" is the text "%0a", not a newline
+        ("http://A.AI/%250a", "http://a.ai/%250a"),
+        ("http://a.ai/100%25%20sure", "http://a.ai/100%25%20sure"),
     ],
 )
 def test_links_canonicalised(url: str, canonical: str | None) -> None:
