@@ -25,8 +25,8 @@ from newsflow.errors import NoArticleText, SourceError
 from newsflow.parallel import WorkerPool
 from newsflow.settings import Settings, load_settings
 from parsers import Record, parse_record
-from processing.dedup import content_hash
-from processing.neardup import NearDupConfig, band_keys, signature
+from processing.dedup import dedup_basis, hash_of_basis
+from processing.neardup import NearDupConfig, band_keys, signature_of_basis
 from processing.tagger import Tagger
 from processing.taxonomy import load_taxonomy
 from storage import repository
@@ -68,11 +68,12 @@ def process(
     near = near or neardup_config()
     processed = []
     for article in articles:
-        sig = signature(article, near) if near.enabled else None
+        basis = dedup_basis(article)  # normalised once for both keys
+        sig = signature_of_basis(basis, near) if near.enabled else None
         processed.append(
             ProcessedArticle(
                 article,
-                content_hash(article),
+                hash_of_basis(basis),
                 tag_document(tagger, article.document),
                 tagger.version,
                 sig,

@@ -26,7 +26,15 @@ def normalized_content(text: str) -> str:
     return _NON_WORD.sub(" ", folded).strip()
 
 
+def dedup_basis(article: Article) -> str:
+    """What an article's dedup keys are computed from: its normalised body, else its title."""
+    return normalized_content(article.text) or normalized_content(article.title)
+
+
+def hash_of_basis(basis: str) -> str:
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()
+
+
 def content_hash(article: Article) -> str:
     """SHA-256 of the normalised body (the title when there is no body)."""
-    basis = normalized_content(article.text) or normalized_content(article.title)
-    return hashlib.sha256(basis.encode("utf-8")).hexdigest()
+    return hash_of_basis(dedup_basis(article))

@@ -7,7 +7,9 @@ headline is left out on purpose: syndicated copies often change it.
 
 A *signature* is the MinHash of the shingle set (``num_perm`` 32-bit values, datasketch's
 ``affine32`` scheme with a fixed seed, so it is stable across processes) plus the number of
-shingles. The signature is cut into ``bands`` bands; each band is hashed to a 64-bit *bucket*.
+shingles. The scheme's arithmetic is done here on the whole set at once (one array operation
+instead of a Python call per shingle); ``tests/test_neardup.py`` checks it gives datasketch's
+values. The signature is cut into ``bands`` bands; each band is hashed to a 64-bit *bucket*.
 Two articles that share a bucket in any band are *candidates*: with 32 bands of 4 rows, a pair
 with Jaccard similarity 0.5 becomes a candidate with probability 0.87, at 0.7 with 0.9998,
 at 0.2 with 0.05.
@@ -32,7 +34,7 @@ import numpy.typing as npt
 from datasketch import MinHash
 
 from newsflow.article import Article
-from processing.dedup import normalized_content
+from processing.dedup import dedup_basis, normalized_content
 
 SEED = 1
 SCHEME = "affine32"
@@ -97,7 +99,11 @@ def shingles(text: str, words: int) -> set[str]:
 
     A text shorter than ``words`` words is one shingle (so it only matches itself).
     """
-    tokens = normalized_content(text).split()
+    return _shingles_of_normalized(normalized_content(text), words)
+
+
+def _shingles_of_normalized(normalized: str, words: int) -> set[str]:
+    tokens = normalized.split()
     if not tokens:
         return set()
     if len(tokens) <= words:
@@ -106,30 +112,49 @@ def shingles(text: str, words: int) -> set[str]:
 
 
 @lru_cache(maxsize=8)
-def _permutations(num_perm: int) -> npt.NDArray[np.uint32]:
-    template = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME)
-    result: npt.NDArray[np.uint32] = template.permutations
-    return result
+def _permutations(num_perm: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    a, b = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
+    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
+
+
+def _fmix32(hv: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """MurmurHash3's 32-bit finalizer (the ``affine32`` scheme's pre-mix), element-wise."""
+    hv = hv ^ (hv >> np.uint32(16))
+    hv = hv * np.uint32(0x85EBCA6B)
+    hv = hv ^ (hv >> np.uint32(13))
+    hv = hv * np.uint32(0xC2B2AE35)
+    return hv ^ (hv >> np.uint32(16))
+
+
+def minhash_values(grams: set[str], num_perm: int) -> npt.NDArray[np.uint32]:
+    """``MinHash(num_perm, seed=SEED, scheme="affine32").update_batch(grams)``'s values: the
+    first 4 bytes of each shingle's SHA-1 (little-endian), pre-mixed, then per permutation
+    the least of ``a * h + b`` modulo 2**32."""
+    sha1 = hashlib.sha1
+    digests = b"".join([sha1(g.encode("utf-8")).digest()[:4] for g in grams])
+    hv = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32).reshape(-1, 1))
+    a, b = _permutations(num_perm)
+    values: npt.NDArray[np.uint32] = (hv * a + b).min(axis=0)
+    return values
 
 
 def text_signature(text: str, config: NearDupConfig) -> Signature | None:
     """The signature of a text, or ``None`` when it has no words."""
-    grams = shingles(text, config.shingle_words)
+    return signature_of_basis(normalized_content(text), config)
+
+
+def signature_of_basis(normalized: str, config: NearDupConfig) -> Signature | None:
+    """The signature of a normalised text (:func:`processing.dedup.dedup_basis`), or ``None``
+    when it has no words."""
+    grams = _shingles_of_normalized(normalized, config.shingle_words)
     if not grams:
         return None
-    minhash = MinHash(
-        num_perm=config.num_perm,
-        seed=SEED,
-        scheme=SCHEME,
-        permutations=_permutations(config.num_perm),
-    )
-    minhash.update_batch([g.encode("utf-8") for g in grams])
-    return Signature(np.asarray(minhash.hashvalues, dtype=np.uint32), len(grams))
+    return Signature(minhash_values(grams, config.num_perm), len(grams))
 
 
 def signature(article: Article, config: NearDupConfig) -> Signature | None:
     """The signature of an article's body (of its title when it has no body)."""
-    return text_signature(article.text, config) or text_signature(article.title, config)
+    return signature_of_basis(dedup_basis(article), config)
 
 
 def band_keys(sig: Signature, config: NearDupConfig) -> list[int]:

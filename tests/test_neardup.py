@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from datasketch import MinHash
 
 from bench import make_neardup_eval
 from bench.eval_neardup import evaluate, load_pairs
@@ -15,6 +16,8 @@ from newsflow.errors import ConfigError
 from newsflow.pipeline import neardup_config
 from newsflow.settings import load_settings
 from processing.neardup import (
+    SCHEME,
+    SEED,
     NearDupConfig,
     Signature,
     band_keys,
@@ -51,6 +54,22 @@ def test_signature_ignores_the_headline_and_survives_storage() -> None:
     assert np.array_equal(again.values, a.values) and len(a.to_bytes()) == 4 * CONFIG.num_perm
     assert signature(art("", "Title only words here"), CONFIG) is not None
     assert signature(art("", ""), CONFIG) is None
+
+
+@pytest.mark.parametrize("num_perm", [128, 64])
+def test_signatures_are_datasketchs_minhash(num_perm: int) -> None:
+    """Stored signatures stay comparable: the array arithmetic gives what datasketch's
+    ``MinHash.update_batch`` gives for the same shingles (texts of every script and length)."""
+    texts = [a.text for a in list(load_pairs(PAIRS).texts.values())[:30]]
+    texts += ["one", "Путин и Си Цзиньпин", "東京 北京 " * 40, "a b c d e f g h i j k l m n o p"]
+    config = NearDupConfig(num_perm=num_perm, bands=num_perm // 4)
+    for text in texts:
+        grams = shingles(text, config.shingle_words)
+        reference = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME)
+        reference.update_batch([g.encode("utf-8") for g in grams])
+        sig = text_signature(text, config)
+        assert sig is not None and sig.size == len(grams)
+        assert np.array_equal(sig.values, np.asarray(reference.hashvalues, dtype=np.uint32))
 
 
 def test_band_keys_fit_a_signed_bigint() -> None:
