@@ -26,6 +26,7 @@ _ABBREVIATIONS = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Gen|Sen|Rep|Gov|Lt|Col|Capt|Sgt|St|Jr|Sr|Prof|No|vs|Inc|Corp|Co)"
     r"|\b[A-Z](?:\.[A-Z])*)\.$"
 )
+_ABBREVIATION_TAIL = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +94,11 @@ def split_windows(document: str) -> _Windows:
     for para in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]*)*", document):
         paragraphs.append((para.start(), para.end()))
         start = para.start()
-        for cut in _SENTENCE_END.finditer(para.group()):
-            if _ABBREVIATIONS.search(para.group()[: cut.start()]):
+        text = para.group()
+        for cut in _SENTENCE_END.finditer(text):
+            # whether the text before the cut ends in an abbreviation depends on its last few
+            # characters only (the longest word is 4 letters and a dot, plus the one before)
+            if _ABBREVIATIONS.search(text[max(0, cut.start() - _ABBREVIATION_TAIL) : cut.start()]):
                 continue
             sentences.append((start, para.start() + cut.start()))
             start = para.start() + cut.end()

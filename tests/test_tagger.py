@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsflow.article import Article
 from parsers import iter_path
 from processing.matcher import PhraseMatcher
-from processing.tagger import Tagger, noisy_or, split_windows
+from processing.tagger import _ABBREVIATIONS, _SENTENCE_END, Tagger, noisy_or, split_windows
 from processing.taxonomy import load_taxonomy, parse_taxonomy
 
 DATA = Path(__file__).parent / "data"
@@ -131,6 +134,32 @@ def test_windows_and_score() -> None:
     windows = split_windows("Mr. Smith went to Washington. He met the U.S. envoy.\n\nNew para.")
     assert len(windows.sentences) == 3 and len(windows.paragraphs) == 2
     assert noisy_or([0.5, 0.5]) == 0.75 and noisy_or([]) == 0.0
+
+
+def _sentences_scanning_whole_prefixes(document: str) -> list[tuple[int, int]]:
+    """The sentence spans as first written: each cut checked against its whole prefix."""
+    sentences: list[tuple[int, int]] = []
+    for para in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]*)*", document):
+        start = para.start()
+        for cut in _SENTENCE_END.finditer(para.group()):
+            if _ABBREVIATIONS.search(para.group()[: cut.start()]):
+                continue
+            sentences.append((start, para.start() + cut.start()))
+            start = para.start() + cut.end()
+        sentences.append((start, para.end()))
+    return sentences or [(0, len(document))]
+
+
+_PIECES = st.sampled_from(
+    ["Mr", "Gen", "Capt", "U.S", "A.B.C", "No", "x", "Putin", "Smith", "1", "(", "'", "”"]
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.tuples(_PIECES, st.sampled_from([". ", "! ", " ", ".\n", ".\n\n", "? "]))))
+def test_sentence_cuts_read_only_the_tail_before_them(parts: list[tuple[str, str]]) -> None:
+    document = "".join(word + gap for word, gap in parts)
+    assert split_windows(document).sentences == _sentences_scanning_whole_prefixes(document)
 
 
 def test_custom_taxonomy_min_and_threshold() -> None:
