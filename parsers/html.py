@@ -1,4 +1,4 @@
-"""HTML fragments (feed summaries, JSONL ``html`` fields) to clean paragraphs (beautifulsoup4).
+"""HTML fragments (feed summaries, JSONL ``html`` fields) to clean paragraphs (lxml).
 
 HTML nested deeper than :data:`MAX_DEPTH` elements (no real article is; a hostile or broken
 page can be) is not given to the tree builder, whose cost grows with depth times size: its
@@ -10,7 +10,8 @@ from __future__ import annotations
 import html as html_module
 import re
 
-from bs4 import BeautifulSoup
+import lxml.html
+from lxml.etree import ParserError, iterwalk
 
 _DROP = (
     "script",
@@ -119,16 +120,37 @@ def _stripped_text(html: str) -> str:
     return _paragraphs(html_module.unescape(_ANY_TAG.sub(" ", text)))
 
 
+_DROPPED = frozenset(_DROP)
+_BLOCK_SET = frozenset(_BLOCKS)
+# huge_tree: libxml2 otherwise drops what is nested deeper than 256 elements (MAX_DEPTH is 512)
+_FRAGMENT_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True)
+
+
 def html_to_text(html: str) -> str:
     """Visible text of an HTML fragment, one block per paragraph (blank-line separated)."""
     if html.count("<") > MAX_DEPTH and nesting_depth(html) > MAX_DEPTH:
         return _stripped_text(html)
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup.find_all(_DROP):
-        tag.decompose()
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for block in soup.find_all(_BLOCKS):
-        block.insert_before("\n\n")
-        block.insert_after("\n\n")
-    return _paragraphs(soup.get_text())
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div", parser=_FRAGMENT_PARSER)
+    except (ParserError, ValueError):  # no elements at all, or a declared encoding in a str
+        return _stripped_text(html)
+    parts: list[str] = []
+    walker = iterwalk(root, events=("start", "end"))
+    for event, element in walker:
+        tag = element.tag
+        if event == "start":
+            if tag in _DROPPED:
+                walker.skip_subtree()  # its "end" still comes, for the text after it
+                continue
+            if tag in _BLOCK_SET:
+                parts.append("\n\n")
+            elif tag == "br":
+                parts.append("\n")
+            if element.text:
+                parts.append(element.text)
+        else:
+            if tag in _BLOCK_SET:
+                parts.append("\n\n")
+            if element.tail and element is not root:
+                parts.append(element.tail)
+    return _paragraphs("".join(parts))

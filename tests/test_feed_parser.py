@@ -9,6 +9,7 @@ import pytest
 
 from newsflow.errors import SourceError
 from parsers.feed import parse_feed
+from parsers.html import html_to_text
 from parsers.urls import canonicalize_url
 
 RSS20 = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -175,3 +176,15 @@ def test_charset_from_headers_and_declaration() -> None:
 )
 def test_links_canonicalised(url: str, canonical: str | None) -> None:
     assert canonicalize_url(url) == canonical
+
+
+def test_html_to_text_blocks_dropped_parts_and_nesting() -> None:
+    assert html_to_text("<p>One <b>two</b></p><script>x()</script>after<br>line") == (
+        "One two\n\nafter line"
+    )
+    assert html_to_text("<nav>Menu</nav><ul><li>a<li>b</ul><!-- note -->") == "a\n\nb"
+    assert html_to_text("AT&T & Verizon &amp; co") == "AT&T & Verizon & co"
+    # deeper than the HTML parser's own limit (256) but under MAX_DEPTH: parsed, nothing lost
+    nested = "<div>" * 300 + "<p>deep text</p>" + "</div>" * 300
+    assert html_to_text(nested) == "deep text"
+    assert html_to_text("") == "" and html_to_text("<!-- only -->") == ""
