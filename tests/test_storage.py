@@ -211,3 +211,14 @@ def test_unreachable_databases_give_one_line_errors(
         open_database("postgresql://u@h:port/db")
     with pytest.raises(DatabaseError, match="unsupported database URL"):
         open_database("nosuchdb://x/y")
+
+
+def test_sqlite_connections_are_set_up_for_batch_writes(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        # a 64 MB page cache: the full-text and bucket indexes of a batch stay in memory
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -65536
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
