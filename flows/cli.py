@@ -612,6 +612,7 @@ def serve(
     taxonomy: Annotated[
         Path | None, typer.Option(help="Taxonomy YAML [env: NEWSFLOW_TAXONOMY]")
     ] = None,
+    workers: WorkersOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
     """Serve the ingest and/or poll flow on a schedule until stopped (Ctrl-C or SIGTERM)."""
@@ -643,7 +644,10 @@ def serve(
         from flows.serving import deployments, serve_until_stopped
 
         served = deployments(
-            plan, settings.database_url, str(settings.taxonomy) if settings.taxonomy else None
+            plan,
+            settings.database_url,
+            str(settings.taxonomy) if settings.taxonomy else None,
+            workers,
         )
         if started:
             where = f"a local Prefect server at {started}"

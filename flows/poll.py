@@ -157,6 +157,7 @@ def poll_deployment(
     taxonomy: str | None = None,
     name: str = "newsflow-poll",
     cron: str | None = None,
+    workers: int | None = None,
 ) -> Any:
     """The poll flow as a deployment run every ``interval`` seconds (or on ``cron``, UTC),
     one run at a time."""
@@ -169,6 +170,7 @@ def poll_deployment(
             "sources_file": sources_file,
             "database_url": database_url,
             "taxonomy": taxonomy,
+            "workers": workers,
         },
         concurrency_limit=1,
         description="Poll the newsflow feeds that are due and store their articles.",

@@ -90,7 +90,11 @@ def schedule(interval: int | None, cron: str | None) -> Any:
     return Interval(timedelta(seconds=interval or DEFAULT_SCHEDULE_INTERVAL), anchor_date=first)
 
 
-def deployments(plan: ServePlan, database_url: str, taxonomy: str | None) -> list[Any]:
+def deployments(
+    plan: ServePlan, database_url: str, taxonomy: str | None, workers: int | None = None
+) -> list[Any]:
+    """The ingest and/or poll deployments of ``plan``; ``workers`` ``None``: the setting's,
+    read by each run."""
     from flows.ingest import ingest_flow
     from flows.poll import poll_deployment
 
@@ -104,6 +108,7 @@ def deployments(plan: ServePlan, database_url: str, taxonomy: str | None) -> lis
                     "paths": list(plan.paths),
                     "database_url": database_url,
                     "taxonomy": taxonomy,
+                    "workers": workers,
                 },
                 concurrency_limit=1,
                 description="Ingest the configured files and directories (new and changed "
@@ -113,7 +118,9 @@ def deployments(plan: ServePlan, database_url: str, taxonomy: str | None) -> lis
         )
     if plan.poll:
         served.append(
-            poll_deployment(plan.interval, plan.sources, database_url, taxonomy, cron=plan.cron)
+            poll_deployment(
+                plan.interval, plan.sources, database_url, taxonomy, cron=plan.cron, workers=workers
+            )
         )
     return served
 

@@ -77,8 +77,13 @@ def test_deployments_carry_schedule_and_parameters(tmp_path: Path) -> None:
         "paths": [str(tmp_path)],
         "database_url": "sqlite:///x.db",
         "taxonomy": None,
+        "workers": None,  # each run reads the workers setting
     }
     assert poll.parameters["sources_file"] == str(tmp_path / "s.yaml")
+    assert poll.parameters["workers"] is None
+    # serve --workers N: every run of both flows uses N worker processes
+    for deployment in deployments(plan, "sqlite:///x.db", None, workers=3):
+        assert deployment.parameters["workers"] == 3
     for deployment in (ingest, poll):
         (schedule,) = deployment.schedules
         assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 6 * * *", "UTC")

@@ -83,6 +83,7 @@ def test_serve_deployment_schedule(sources_file: Path, sqlite_url: str) -> None:
         "sources_file": str(sources_file),
         "database_url": sqlite_url,
         "taxonomy": None,
+        "workers": None,
     }
     assert deployment.concurrency_limit == 1
 
