@@ -38,6 +38,7 @@ from processing.dedup import dedup_basis, normalized_content
 
 SEED = 1
 SCHEME = "affine32"
+_CHUNK = 4096  # shingles per array operation of minhash_values
 _DTYPE = np.dtype("<u4")
 
 
@@ -129,12 +130,15 @@ def _fmix32(hv: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
 def minhash_values(grams: set[str], num_perm: int) -> npt.NDArray[np.uint32]:
     """``MinHash(num_perm, seed=SEED, scheme="affine32").update_batch(grams)``'s values: the
     first 4 bytes of each shingle's SHA-1 (little-endian), pre-mixed, then per permutation
-    the least of ``a * h + b`` modulo 2**32."""
+    the least of ``a * h + b`` modulo 2**32. Shingles are taken ``_CHUNK`` at a time, so a
+    huge text needs a few megabytes, not ``len(grams) * num_perm`` values at once."""
     sha1 = hashlib.sha1
     digests = b"".join([sha1(g.encode("utf-8")).digest()[:4] for g in grams])
     hv = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32).reshape(-1, 1))
     a, b = _permutations(num_perm)
-    values: npt.NDArray[np.uint32] = (hv * a + b).min(axis=0)
+    values = np.full(num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
+    for start in range(0, len(hv), _CHUNK):
+        np.minimum(values, (hv[start : start + _CHUNK] * a + b).min(axis=0), out=values)
     return values
 
 

@@ -62,6 +62,7 @@ def test_signatures_are_datasketchs_minhash(num_perm: int) -> None:
     ``MinHash.update_batch`` gives for the same shingles (texts of every script and length)."""
     texts = [a.text for a in list(load_pairs(PAIRS).texts.values())[:30]]
     texts += ["one", "Путин и Си Цзиньпин", "東京 北京 " * 40, "a b c d e f g h i j k l m n o p"]
+    texts.append(" ".join(f"w{i}" for i in range(10_000)))  # more shingles than one chunk
     config = NearDupConfig(num_perm=num_perm, bands=num_perm // 4)
     for text in texts:
         grams = shingles(text, config.shingle_words)
