@@ -31,7 +31,6 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import MinHash
 
 from newsflow.article import Article
 from processing.dedup import dedup_basis, normalized_content
@@ -114,6 +113,10 @@ def _shingles_of_normalized(normalized: str, words: int) -> set[str]:
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    # Imported here: datasketch imports scipy for its LSH (~0.5 s), which only signing needs,
+    # not every command that imports this module.
+    from datasketch import MinHash
+
     a, b = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
     return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
 
