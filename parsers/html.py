@@ -13,44 +13,48 @@ import re
 import lxml.html
 from lxml.etree import ParserError, iterwalk
 
-_DROP = (
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "iframe",
-    "svg",
-    "form",
-    "nav",
-    "aside",
-    "figure",
-    "figcaption",
-    "footer",
-    "header",
-    "button",
+_DROP = frozenset(
+    [
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "iframe",
+        "svg",
+        "form",
+        "nav",
+        "aside",
+        "figure",
+        "figcaption",
+        "footer",
+        "header",
+        "button",
+    ]
 )
-_BLOCKS = (
-    "p",
-    "div",
-    "section",
-    "article",
-    "li",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "blockquote",
-    "pre",
-    "tr",
-    "dd",
-    "dt",
-    "td",
-    "th",
-    "ul",
-    "ol",
-    "table",
+_BLOCKS = frozenset(
+    [
+        "p",
+        "div",
+        "section",
+        "article",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "tr",
+        "dd",
+        "dt",
+        "td",
+        "th",
+        "ul",
+        "ol",
+        "table",
+    ]
 )
 MAX_DEPTH = 512
 _TAG = re.compile(r"<(/?)([A-Za-z][\w:-]*)[^>]*?(/?)>")
@@ -83,7 +87,7 @@ _NOT_NESTING = frozenset(
 _DROPPED_CONTENT = re.compile(
     r"<(script|style|noscript|template|svg)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL
 )
-_BLOCK_TAG = re.compile(r"</?(?:%s|br)\b[^>]*>" % "|".join(_BLOCKS), re.IGNORECASE)  # noqa: UP031
+_BLOCK_TAG = re.compile(r"</?(?:%s|br)\b[^>]*>" % "|".join(sorted(_BLOCKS)), re.IGNORECASE)  # noqa: UP031
 _ANY_TAG = re.compile(r"<[^>]*>")
 _LOOKS_LIKE_HTML = re.compile(r"<(?:p|div|br|span|a|b|i|em|strong|h[1-6]|ul|li|img)\b[^>]*>", re.I)
 
@@ -120,8 +124,6 @@ def _stripped_text(html: str) -> str:
     return _paragraphs(html_module.unescape(_ANY_TAG.sub(" ", text)))
 
 
-_DROPPED = frozenset(_DROP)
-_BLOCK_SET = frozenset(_BLOCKS)
 # huge_tree: libxml2 otherwise drops what is nested deeper than 256 elements (MAX_DEPTH is 512)
 _FRAGMENT_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True)
 
@@ -139,17 +141,17 @@ def html_to_text(html: str) -> str:
     for event, element in walker:
         tag = element.tag
         if event == "start":
-            if tag in _DROPPED:
+            if tag in _DROP:
                 walker.skip_subtree()  # its "end" still comes, for the text after it
                 continue
-            if tag in _BLOCK_SET:
+            if tag in _BLOCKS:
                 parts.append("\n\n")
             elif tag == "br":
                 parts.append("\n")
             if element.text:
                 parts.append(element.text)
         else:
-            if tag in _BLOCK_SET:
+            if tag in _BLOCKS:
                 parts.append("\n\n")
             if element.tail and element is not root:
                 parts.append(element.tail)
