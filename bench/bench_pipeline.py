@@ -315,11 +315,21 @@ def run(
     return elapsed, usage.ru_maxrss / 1024, output
 
 
+# The installed command's entry point (flows.entry), or flows.cli's for a baseline older than it.
+ENTRY = """
+try:
+    from flows.entry import run
+except ImportError:
+    from flows.cli import run
+run()
+"""
+
+
 def newsflow(
     args: list[str], cwd: Path, extra_env: dict[str, str] | None = None
 ) -> tuple[float, float, dict[str, Any]]:
     seconds, rss, output = run(
-        [sys.executable, "-c", "from flows.cli import run; run()", *args, "--format", "json"],
+        [sys.executable, "-c", ENTRY, *args, "--format", "json"],
         cwd,
         extra_env,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import os
@@ -170,13 +171,15 @@ def _said_once(then: str) -> Callable[[DatabaseBusy, float], None]:
 
 
 @contextmanager
-def _flow_runs(verbose: bool) -> Iterator[None]:
+def _flow_runs(verbose: bool, flow_module: str) -> Iterator[None]:
     """Prefect set up for flow runs from the command line: quiet, offline, and with a local
     server of its own session when none is configured (see flows/local_server.py), stopped on
-    the way out, after an interrupted run has been recorded."""
+    the way out, after an interrupted run has been recorded. ``flow_module``, the flows' module,
+    is imported first, while a server started early (flows/entry.py) is still starting."""
     from flows.runtime import configure_prefect
 
     configure_prefect(verbose)
+    importlib.import_module(flow_module)
     from flows.local_server import server_for_runs
 
     with server_for_runs():
@@ -269,7 +272,7 @@ def ingest(
 
     started = time.monotonic()
     try:
-        with _flow_runs(verbose):
+        with _flow_runs(verbose, "flows.ingest"):
             from flows.ingest import ingest_flow
 
             summary: IngestSummary = ingest_flow(
@@ -350,6 +353,10 @@ def _poll(
     tagger = tagger_for(settings.taxonomy)
     engine = prepare_database(settings.database_url, tagger)
     taxonomy_file = str(settings.taxonomy) if settings.taxonomy else None
+    if paths or feeds_to_poll(engine, tagger, sources):
+        from flows.local_server import start_early
+
+        start_early(services=False)  # a flow will run: its server starts while Prefect loads
 
     started = time.monotonic()
     failed = False
@@ -357,7 +364,7 @@ def _poll(
     with ExitStack() as prefect:  # Prefect starts only when there is a flow to run
         try:
             if paths:
-                prefect.enter_context(_flow_runs(verbose))
+                prefect.enter_context(_flow_runs(verbose, "flows.ingest"))
                 from flows.ingest import ingest_flow
 
                 files: IngestSummary = ingest_flow(
@@ -381,7 +388,7 @@ def _poll(
                     out.print(f"No feeds are due ({len(stored)} configured{when}).", soft_wrap=True)
             else:
                 if not paths:
-                    prefect.enter_context(_flow_runs(verbose))
+                    prefect.enter_context(_flow_runs(verbose, "flows.poll"))
                 from flows.poll import poll_flow
 
                 started_feeds = time.monotonic()
@@ -973,7 +980,7 @@ def retag(
 
     started = time.monotonic()
     try:
-        with _flow_runs(verbose):
+        with _flow_runs(verbose, "flows.retag"):
             from flows.retag import retag_flow
 
             summary = retag_flow(
@@ -1076,7 +1083,7 @@ def backfill(
 
     started = time.monotonic()
     try:
-        with _flow_runs(verbose):
+        with _flow_runs(verbose, "flows.backfill"):
             from flows.backfill import backfill_flow
 
             summary = backfill_flow(

@@ -13,10 +13,16 @@ stopped the server as well, and the interrupted run ended with a connection erro
 a clean stop. Here each server has a session of its own: only newsflow gets the Ctrl-C,
 records how the run ended, then stops the server. Servers listen on a free loopback port and
 are stopped on the way out.
+
+A command that will need such a server starts it as its very first step (:func:`start_early`,
+from ``flows.entry``), so that the server's start-up (seconds, mostly imports) overlaps the
+command's own imports and checks rather than following them. Should Prefect turn out to have
+an API configured after all (in its profile, say), that server is stopped unused.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
@@ -24,8 +30,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import httpx
+from dataclasses import dataclass
 
 from newsflow.errors import NewsflowError
 
@@ -34,6 +39,17 @@ DRAIN_SECONDS = 10.0  # longest wait for the run's events to reach the server at
 
 # The API URLs of the servers server_for_runs started in this process and still runs.
 _for_runs: set[str] = set()
+
+
+@dataclass(frozen=True)
+class _Spawned:
+    process: subprocess.Popen[bytes]
+    api_url: str
+    services: bool
+
+
+# A server start_early started and no command has taken yet.
+_early: _Spawned | None = None
 
 
 def on_temporary_server() -> bool:
@@ -62,6 +78,7 @@ def local_prefect_server() -> Iterator[str | None]:
     from prefect.settings import get_current_settings
 
     if get_current_settings().api.url:
+        _stop_early()
         yield None
         return
     with _server(services=True) as api_url:
@@ -84,6 +101,7 @@ def server_for_runs() -> Iterator[str | None]:
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     if get_current_settings().api.url:
+        _stop_early()
         yield None
         return
     with _server(services=False) as api_url:
@@ -101,16 +119,36 @@ def server_for_runs() -> Iterator[str | None]:
                 APILogWorker.drain_all(timeout=DRAIN_SECONDS)
 
 
-@contextmanager
-def _server(services: bool) -> Iterator[str]:
-    """A Prefect server on a free loopback port, in a session of its own, until the block ends.
+def start_early(services: bool) -> None:
+    """Start the local server a command is about to need (``services`` as for
+    :func:`local_prefect_server`, else as for :func:`server_for_runs`) before the command has
+    imported Prefect, unless ``PREFECT_API_URL`` is set in the environment. The server is
+    stopped when this process exits, unless :func:`server_for_runs` or
+    :func:`local_prefect_server` has taken it."""
+    global _early
+    if _early is not None or os.environ.get("PREFECT_API_URL"):
+        return
+    _early = _spawn(services)
+    atexit.register(_stop_early)
+
+
+def _stop_early() -> None:
+    global _early
+    if _early is not None:
+        _stop(_early.process)
+        _early = None
+
+
+def _spawn(services: bool) -> _Spawned:
+    """A Prefect server process on a free loopback port, in a session of its own.
 
     ``services=False`` runs only the services of Prefect's temporary server (events, task run
     records): enough for flow runs, not for schedules.
     """
+    from flows.runtime import QUIET
+
     port = _free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_FINAL": "1"}
+    env = {**QUIET, **os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_FINAL": "1"}
     if not services:
         env["PREFECT__SERVER_EPHEMERAL"] = "1"
     env.pop("PREFECT_API_URL", None)
@@ -124,6 +162,29 @@ def _server(services: bool) -> Iterator[str]:
         # should newsflow be killed outright, the server stops itself: local_server_process)
         start_new_session=True,
     )
+    return _Spawned(process, f"http://127.0.0.1:{port}/api", services)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def _server(services: bool) -> Iterator[str]:
+    """A Prefect server (:func:`_spawn`; the one :func:`start_early` started, if it has the
+    same services) once it answers, until the block ends."""
+    import httpx
+
+    global _early
+    spawned, _early = (_early, None) if _early and _early.services == services else (None, _early)
+    if spawned is None:
+        spawned = _spawn(services)
+    process, api_url = spawned.process, spawned.api_url
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         with httpx.Client(timeout=2.0, trust_env=False) as client:
@@ -139,12 +200,7 @@ def _server(services: bool) -> Iterator[str]:
                     pass
                 if time.monotonic() > deadline:
                     raise NewsflowError("the local Prefect server did not start in time")
-                time.sleep(0.2)
+                time.sleep(0.1)
         yield api_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-NEWSFLOW = [sys.executable, "-c", "from flows.cli import run; run()"]
+NEWSFLOW = [sys.executable, "-c", "from flows.entry import run; run()"]  # as installed
 
 
 def newsflow_env(cwd: Path, api_url: str | None = None, **extra: str) -> dict[str, str]:

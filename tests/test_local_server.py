@@ -1,5 +1,7 @@
 """The local Prefect server's process stops itself when the newsflow process that started it
-is killed outright (it has a session of its own, so a kill of newsflow's group misses it)."""
+is killed outright (it has a session of its own, so a kill of newsflow's group misses it); a
+server started early (flows/entry.py) stops with a command that fails, and is not used when
+Prefect has an API configured."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
-from tests.commands import processes_with
+from tests.commands import newsflow, newsflow_env, processes_with
 from tests.conftest import ROOT
 
 # newsflow's stand-in: starts a child in a session of its own, like flows/local_server.py
@@ -61,3 +64,33 @@ def test_a_server_whose_parent_is_killed_stops() -> None:
             parent.wait()
         if parent.stdout:
             parent.stdout.close()
+
+
+def test_a_server_started_early_for_a_failing_command_stops_with_it(tmp_path: Path) -> None:
+    """`ingest` starts its server before it checks its arguments (flows/entry.py); a command
+    that then fails leaves no server behind."""
+    marker = f"NEWSFLOW_TEST_MARK={uuid.uuid4().hex}"
+    name, value = marker.split("=")
+    result = newsflow(tmp_path, "ingest", "missing-dir", **{name: value})
+    assert result.returncode == 1
+    assert result.stderr == "newsflow: error: no such file or directory: missing-dir\n"
+    assert processes_with(marker) == []
+
+
+def test_a_server_started_early_is_stopped_when_prefect_has_an_api(tmp_path: Path) -> None:
+    """With an API set in Prefect's profile (not seen before Prefect is imported), the runs go
+    there and the server started early is stopped unused."""
+    env = newsflow_env(tmp_path)
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    setting = "PREFECT_API_URL=http://127.0.0.1:9/api"
+    subprocess.run([prefect, "config", "set", setting], env=env, check=True, capture_output=True)
+    code = (
+        "import flows.local_server as m\n"
+        "m.start_early(services=False)\n"
+        "process = m._early.process\n"
+        "with m.server_for_runs() as url: print(url, process.poll() is not None, m._early)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert (result.returncode, result.stdout) == (0, "None True None\n"), result.stderr
