@@ -315,11 +315,13 @@ def run(
     return elapsed, usage.ru_maxrss / 1024, output
 
 
-# The installed command's entry point (flows.entry), or flows.cli's for a baseline older than it.
+# The installed command's entry point (flows/entry.py), or flows.cli's in a baseline older than it.
 ENTRY = """
-try:
+from pathlib import Path
+import flows
+if (Path(flows.__file__).parent / "entry.py").exists():
     from flows.entry import run
-except ImportError:
+else:
     from flows.cli import run
 run()
 """

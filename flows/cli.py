@@ -261,7 +261,7 @@ def ingest(
     if sources is not None or feeds:
         _poll(paths, sources, db, taxonomy, output, verbose, batch_size, workers)
         return
-    from newsflow.pipeline import prepare_database, tagger_for
+    from newsflow.pipeline import prepare_database, start_workers_for, tagger_for
     from newsflow.settings import load_settings
 
     # Fail fast, before Prefect starts, on a bad database URL or taxonomy.
@@ -269,6 +269,8 @@ def ingest(
         database_url=db, taxonomy=taxonomy, batch_size=batch_size, workers=workers
     )
     prepare_database(settings.database_url, tagger_for(settings.taxonomy))
+    # a big input's worker processes start while Prefect does (the flow's pool takes them)
+    start_workers_for(paths, settings)
 
     started = time.monotonic()
     try:

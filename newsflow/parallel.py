@@ -8,6 +8,8 @@ works on finished results while the workers compute the next ones.
 The processes are started only when the input turns out to be bigger than ``start_after``
 items: a small input (the seeds, one file) is mapped in the calling process and pays nothing
 for a pool. With ``workers=1`` everything runs in the calling process, as a plain ``map``.
+A caller that knows early that a pool will be wanted can start its processes ahead
+(:func:`start_spare`); the pool takes them instead of starting its own.
 
 Workers are started with ``spawn`` (a fresh interpreter), never ``fork``: Prefect runs
 threads in the flow's process, and forking a process with threads can deadlock. A fresh
@@ -22,6 +24,7 @@ calls run in the calling threads have used ``start_after`` seconds of CPU time b
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import gc
 import logging
@@ -126,6 +129,46 @@ def _new_executor(workers: int, initializer: Callable[[], None] | None) -> Proce
     )
 
 
+# Worker processes started ahead of the WorkerPool that takes them (start_spare), until then.
+_spare: ProcessPoolExecutor | None = None
+_spare_workers = 0
+_spare_lock = threading.Lock()
+
+
+def start_spare(workers: int, initializer: Callable[[], None] | None = None) -> None:
+    """Start ``workers`` processes now (each calls ``initializer``), for the next
+    :class:`WorkerPool` of as many workers to take instead of starting its own: a caller that
+    knows a pool will be wanted (a command with a big input) starts them while it waits for
+    something else (Prefect's server). Processes no pool took stop when this process exits.
+    A no-op with fewer than 2 workers, or with spare processes already started."""
+    global _spare, _spare_workers
+    with _spare_lock:
+        if workers < 2 or _spare is not None:
+            return
+        executor = _new_executor(workers, initializer)
+        for _ in range(workers):  # each submit starts a process (they start lazily)
+            executor.submit(_nothing)
+        _spare, _spare_workers = executor, workers
+    atexit.register(_stop_spare)
+
+
+def _take_spare(workers: int) -> ProcessPoolExecutor | None:
+    global _spare
+    with _spare_lock:
+        if _spare is None or _spare_workers != workers:
+            return None
+        executor, _spare = _spare, None
+        return executor
+
+
+def _stop_spare() -> None:
+    global _spare
+    with _spare_lock:
+        executor, _spare = _spare, None
+    if executor is not None:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
 class _ClosedOnExit:
     """Use as a context manager: :meth:`close` on the way out."""
 
@@ -177,8 +220,11 @@ class WorkerPool(_ClosedOnExit, Generic[T, R]):
         return self._executor is not None
 
     def _start(self) -> ProcessPoolExecutor:
+        """The processes: the spare ones started for a pool of this size, else new ones."""
         if self._executor is None:
-            self._executor = _new_executor(self.workers, self.initializer)
+            self._executor = _take_spare(self.workers) or _new_executor(
+                self.workers, self.initializer
+            )
         return self._executor
 
     def map(self, items: Iterable[T]) -> Generator[R, None, None]:

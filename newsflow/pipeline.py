@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import TypeGuard
 
@@ -22,7 +23,7 @@ from sqlalchemy import Engine
 import parsers
 from newsflow.article import Article, ProcessedArticle, Tag
 from newsflow.errors import NoArticleText, SourceError
-from newsflow.parallel import WorkerPool
+from newsflow.parallel import WorkerPool, start_spare
 from newsflow.settings import Settings, load_settings
 from parsers import Record, parse_record
 from processing.dedup import dedup_basis, hash_of_basis
@@ -163,6 +164,21 @@ def prepare_batches(
             item for result in pool.map(records) for item in result if not isinstance(item, Skipped)
         )
         yield from parsers.batched(items, batch_size)
+
+
+def start_workers_for(paths: Sequence[Path], settings: Settings) -> bool:
+    """Start the worker processes an ingest of ``paths`` will use (see :func:`prepare_batches`)
+    now, if it will use some: with more than one worker and more than a batch of records
+    (the first ``batch_size + 1`` are read to tell). :class:`newsflow.parallel.WorkerPool`
+    takes them; a caller starts them while it waits for something else."""
+    workers = settings.worker_count
+    if workers < 2:
+        return False
+    records = parsers.iter_records_paths(paths, settings.manifest_name)  # closed when dropped
+    if sum(1 for _ in islice(records, settings.batch_size + 1)) <= settings.batch_size:
+        return False
+    start_spare(workers, Preparer(settings.taxonomy, neardup_config(settings)).warm_up)
+    return True
 
 
 def is_error(item: object) -> TypeGuard[SourceError]:

@@ -124,6 +124,54 @@ def test_pool_keeps_order_and_starts_only_for_enough_work() -> None:
     assert not pool.started  # stopped on exit
 
 
+def _worker_pid(_: object) -> int:
+    return os.getpid()
+
+
+def test_a_pool_takes_the_spare_processes_started_for_it() -> None:
+    """Processes started ahead (start_spare) serve the next pool of as many workers, which
+    starts none of its own; a pool of another size leaves them to the next one."""
+    from newsflow import parallel
+
+    parallel.start_spare(2)
+    try:
+        spare = parallel._spare
+        assert spare is not None
+        with WorkerPool(_worker_pid, 3, start_after=0, chunk=1) as other:
+            list(other.map(range(6)))
+            assert other._executor is not spare and parallel._spare is spare
+        with WorkerPool(_worker_pid, 2, start_after=0, chunk=1) as pool:
+            pids = set(pool.map(range(20)))
+            assert pool._executor is spare and parallel._spare is None
+        assert len(pids) <= 2 and os.getpid() not in pids
+    finally:
+        parallel._stop_spare()
+
+
+def test_workers_are_started_early_for_more_than_a_batch(tmp_path: Path) -> None:
+    """``ingest`` starts the workers before Prefect when its input holds more than a batch of
+    records and more than one worker is set; not for the seeds, not with one worker."""
+    from newsflow import parallel
+    from newsflow.pipeline import start_workers_for
+    from newsflow.settings import load_settings
+    from tests.conftest import SEEDS
+
+    tree = _tree(tmp_path / "tree")
+    try:
+        for paths, workers, batch, started in [
+            ([SEEDS], 2, 100, False),
+            ([tree], 1, BATCH, False),
+            ([tree], 2, 100, False),
+            ([SEEDS, tree], 2, BATCH, True),
+        ]:
+            settings = load_settings(workers=workers, batch_size=batch)
+            assert start_workers_for(paths, settings) is started
+            assert (parallel._spare is not None) is started
+    finally:
+        parallel._stop_spare()
+    assert parallel._spare is None
+
+
 def test_pool_reads_its_input_lazily() -> None:
     read = 0
 
