@@ -15,12 +15,14 @@ subprocess of its own (so peak RSS is that run's alone):
    near-dup signature, tag, store) into a fresh SQLite database, timed per stage;
 3. **flow**: the Prefect flow as users run it: ``newsflow ingest PATH`` (``newsflow ingest
    --sources FILE`` for feeds, served from a loopback HTTP server), Prefect's start-up included;
-   start-up alone is the same command over an empty directory. Modes ``flow-w1``/``flow-w2``
-   are the same with ``NEWSFLOW_WORKERS=1`` (everything in one process) and ``=2`` (parsing,
-   extraction, signing and tagging in two worker processes); ``served-w1``/``served-w2`` run
-   it against a Prefect server the script started once beforehand (``PREFECT_API_URL``), as
-   scheduled deployments run, so no temporary server starts with each run; their start-up is
-   measured the same way. ``flow`` alone means the default worker count (one per CPU).
+   start-up alone is the same command over an empty directory (the median of
+   ``--startup-rounds`` runs, alternating with the baseline's when there is one). Modes
+   ``flow-w1``/``flow-w2`` are the same with ``NEWSFLOW_WORKERS=1`` (everything in one
+   process) and ``=2`` (parsing, extraction, signing and tagging in two worker processes);
+   ``served-w1``/``served-w2`` run it against a Prefect server the script started once
+   beforehand (``PREFECT_API_URL``), as scheduled deployments run, so no temporary server
+   starts with each run; their start-up is measured the same way. ``flow`` alone means the
+   default worker count (one per CPU).
 
 ``--baseline COMMIT`` also runs each flow mode with that commit's code (``MODE@base``, the
 commit's tree from ``git archive`` first on ``PYTHONPATH``), right after this tree's run of
@@ -283,6 +285,7 @@ class _TreeSampler(threading.Thread):
 
 
 LAST_TREE_MB = [0.0]
+LAST_TREE_CPU = [0.0]
 
 
 def run(
@@ -290,7 +293,8 @@ def run(
 ) -> tuple[float, float, str]:
     """Run ``command``; its wall time, its peak RSS in MB and its output.
 
-    The peak of its whole process tree is left in ``LAST_TREE_MB[0]``.
+    The peak of its whole process tree is left in ``LAST_TREE_MB[0]``, the CPU seconds (user
+    and system) of the command and of the processes it waited for in ``LAST_TREE_CPU[0]``.
     """
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -312,6 +316,7 @@ def run(
     if proc.returncode not in (0,):
         raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}):\n{output[-3000:]}")
     LAST_TREE_MB[0] = sampler.peak / 2**20
+    LAST_TREE_CPU[0] = usage.ru_utime + usage.ru_stime
     return elapsed, usage.ru_maxrss / 1024, output
 
 
@@ -337,6 +342,12 @@ def newsflow(
     )
     summary, _ = json.JSONDecoder().raw_decode(output[output.index("{") :])
     return seconds, rss, summary
+
+
+def _startup_key(mode: str) -> str:
+    """The start-up a flow mode shares with others: ``flow``, ``served``, ``flow@base``."""
+    kind, _, tag = mode.partition("@")
+    return kind.split("-")[0] + (f"@{tag}" if tag else "")
 
 
 def flow_env(mode: str, api_url: str | None, baseline: Path | None = None) -> dict[str, str]:
@@ -449,6 +460,7 @@ def _flow_result(seconds: float, rss: float, out: dict[str, Any]) -> dict[str, A
         "seconds": seconds,
         "rss_mb": rss,
         "tree_mb": LAST_TREE_MB[0],
+        "cpu_s": LAST_TREE_CPU[0],
         "new": out["new"],
         "read": out["read"],
     }
@@ -492,6 +504,12 @@ def main() -> None:
     parser.add_argument("--page-sizes", default="1000,4000", help="sizes for html and warc")
     parser.add_argument("--kinds", default="jsonl,feed,html,warc")
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--startup-rounds",
+        type=int,
+        default=3,
+        help="start-up runs of each flow mode (and its baseline), alternating: the median",
+    )
     parser.add_argument(
         "--modes",
         default="bare,stages,flow-w1,flow-w2,served-w1,served-w2",
@@ -538,15 +556,28 @@ def main() -> None:
         api_url = server.api_url if server else None
         startup: dict[str, tuple[float, float]] = {}
         try:
-            for prefix in sorted(
-                {m.split("-")[0] for m in modes if m.startswith(("flow", "served"))}
-            ):
-                env = flow_env(prefix, api_url)
-                seconds, rss, _ = newsflow(
-                    ["ingest", str(empty), "--db", f"sqlite:///{work / 'startup.db'}"], work, env
+            # each flow mode's start-up (and its baseline's), the variants alternating for
+            # --startup-rounds rounds: the median
+            variants = sorted({_startup_key(m) for m in modes if _is_flow(m)})
+            seen: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
+            for _ in range(args.startup_rounds):
+                for variant in variants:
+                    env = flow_env(variant, api_url, baseline)
+                    seconds, rss, _ = newsflow(
+                        ["ingest", str(empty), "--db", f"sqlite:///{work / 'startup.db'}"],
+                        work,
+                        env,
+                    )
+                    seen[variant].append((seconds, rss))
+            for variant, runs in seen.items():
+                ordered = sorted(runs)
+                startup[variant] = ordered[len(ordered) // 2]
+                print(
+                    f"start-up ({variant}): {startup[variant][0]:.1f} s "
+                    f"({', '.join(f'{sec:.1f}' for sec, _ in runs)}), "
+                    f"{startup[variant][1]:.0f} MB",
+                    flush=True,
                 )
-                startup[prefix] = (seconds, rss)
-                print(f"start-up ({prefix}): {seconds:.1f} s, {rss:.0f} MB", flush=True)
             for kind in kinds:
                 sizes = {"feed": args.feed_sizes, "jsonl": args.sizes}.get(kind, args.page_sizes)
                 for n in (int(s) for s in sizes.split(",") if s):
@@ -628,6 +659,7 @@ def markdown(
             ("page_sizes", args.page_sizes),
             ("kinds", args.kinds),
             ("batch_size", args.batch_size),
+            ("startup_rounds", args.startup_rounds),
             ("modes", args.modes),
             ("baseline", args.baseline),
             ("postgres", args.postgres),
@@ -650,7 +682,7 @@ def markdown(
         "with other work: absolute times are noisy; every ratio compares runs of the same "
         "invocation).",
         "",
-        "Start-up (`newsflow ingest` of an empty directory): "
+        f"Start-up (`newsflow ingest` of an empty directory, median of {args.startup_rounds}): "
         + "; ".join(
             f"{name} {sec:.1f} s, peak RSS {rss:.0f} MB" for name, (sec, rss) in startup.items()
         )
@@ -684,7 +716,7 @@ def markdown(
             cells = [f"| {r['kind']} | {r['n']:,} |"]
             for m in flows:
                 sec = r.get(m, {}).get("seconds")
-                up = startup.get(m.split("-")[0], (0.0, 0.0))[0]
+                up = startup.get(_startup_key(m), (0.0, 0.0))[0]
                 net = sec - up if sec else None
                 cells.append(f" {fmt(net)} | {fmt(net / bs if net and bs else None, '.2f')}x |")
             lines.append("".join(cells))
@@ -723,6 +755,22 @@ def markdown(
                 for m in modes
             )
         )
+    if flows:
+        lines += [
+            "",
+            "CPU seconds of each flow run's process tree (user + system, the processes it "
+            "waited for included), and the cores kept busy on average (CPU s / wall s):",
+            "",
+            "| input | articles |" + "".join(f" {m} |" for m in flows),
+            "|---|---|" + "---|" * len(flows),
+        ]
+        for r in results:
+            cells = [f"| {r['kind']} | {r['n']:,} |"]
+            for m in flows:
+                cpu, sec = r.get(m, {}).get("cpu_s"), r.get(m, {}).get("seconds")
+                busy = f" ({cpu / sec:.2f} cores)" if cpu and sec else ""
+                cells.append(f" {fmt(cpu)}{busy} |")
+            lines.append("".join(cells))
     lines += [
         "",
         "Stored (new / read): "
