@@ -614,6 +614,17 @@ def main() -> None:
     print(report)
 
 
+def _table_head(caption: str, columns: list[str]) -> list[str]:
+    """A captioned table's first lines: one row per input, a column per mode."""
+    return [
+        "",
+        caption,
+        "",
+        "| input | articles |" + "".join(f" {c} |" for c in columns),
+        "|---|---|" + "---|" * len(columns),
+    ]
+
+
 def _is_flow(mode: str) -> bool:
     return mode.startswith(("flow", "served"))
 
@@ -738,14 +749,11 @@ def markdown(
                 for k in ("parse", "extract", "dedup", "tag", "store")
             )
             lines.append(f"| {r['kind']} | {r['n']:,} | {shares} |")
-    lines += [
-        "",
+    lines += _table_head(
         "Peak memory (MB): largest single process / sum over the process tree (CLI, workers, "
         "temporary Prefect server); the load average (1 min) when each run ended.",
-        "",
-        "| input | articles |" + "".join(f" {m} |" for m in modes),
-        "|---|---|" + "---|" * len(modes),
-    ]
+        modes,
+    )
     for r in results:
         lines.append(
             f"| {r['kind']} | {r['n']:,} |"
@@ -756,14 +764,11 @@ def markdown(
             )
         )
     if flows:
-        lines += [
-            "",
+        lines += _table_head(
             "CPU seconds of each flow run's process tree (user + system, the processes it "
             "waited for included), and the cores kept busy on average (CPU s / wall s):",
-            "",
-            "| input | articles |" + "".join(f" {m} |" for m in flows),
-            "|---|---|" + "---|" * len(flows),
-        ]
+            flows,
+        )
         for r in results:
             cells = [f"| {r['kind']} | {r['n']:,} |"]
             for m in flows:
