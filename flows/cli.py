@@ -355,7 +355,9 @@ def _poll(
     tagger = tagger_for(settings.taxonomy)
     engine = prepare_database(settings.database_url, tagger)
     taxonomy_file = str(settings.taxonomy) if settings.taxonomy else None
-    if paths or feeds_to_poll(engine, tagger, sources):
+    # without files the feeds' due list is read once, here; after files, again (time passed)
+    due = None if paths else feeds_to_poll(engine, tagger, sources)
+    if paths or due:
         from flows.local_server import start_early
 
         start_early(services=False)  # a flow will run: its server starts while Prefect loads
@@ -380,7 +382,9 @@ def _poll(
                 results.append(files.as_dict())
                 if output is DocFormat.text:
                     _print_summary(files, time.monotonic() - started)
-            if not feeds_to_poll(engine, tagger, sources):
+            if due is None:
+                due = feeds_to_poll(engine, tagger, sources)
+            if not due:
                 stored = feeds_to_poll(engine, tagger, sources, due_only=False)
                 if output is DocFormat.json:
                     results.append({"feeds": [], "due": 0, "configured": len(stored)})

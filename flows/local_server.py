@@ -181,8 +181,9 @@ def _server(services: bool) -> Iterator[str]:
     import httpx
 
     global _early
-    spawned, _early = (_early, None) if _early and _early.services == services else (None, _early)
-    if spawned is None:
+    if _early is not None and _early.services == services:
+        spawned, _early = _early, None
+    else:
         spawned = _spawn(services)
     process, api_url = spawned.process, spawned.api_url
     try:
