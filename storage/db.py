@@ -65,7 +65,8 @@ def missing_sqlite_file(url: str) -> Path | None:
 # The page size of a new SQLite file (an existing one keeps its own; SQLite's default is 4 KB).
 # At 1M articles, with the OS's page cache dropped, 16 KB pages took the full-text searches' p95
 # from 114-133 to 92-98 ms, with a topic 87-96 to 60-78, with a topic and dates 509-683 to
-# 359-382 (bench/results-queries.md); storing a batch was no slower (0.61 → 0.58 ms an article).
+# 359-382 (bench/results-queries.md); storing 10k processed articles into a new file took 0.66
+# ms an article against 0.76 (bench/bench_store.py --articles 10000, best of 2 rounds).
 PAGE_SIZE = 16384
 
 

@@ -191,8 +191,9 @@ SMALL_TOPIC = 10_000
 # A topic's article ids come from ix_article_topics_topic_article alone, hundreds to a page read
 # in order, while each match a walk checks costs a random read of its article row and of its
 # tags: with a topic and no dates, an id listed counts as this share of a match walked. At 1M
-# articles (SQLite, 60 queries): full text + topic p95 388 → 57-63 ms from a cold page cache,
-# 56 → 44-45 ms warm, against counting them one for one. With dates it stays one for one:
+# articles (SQLite, 4 KB pages, 60 queries a set): full text + topic p95 182-499 → 87-119 ms
+# from a cold page cache over three query sets, 377 → 46 ms warm, against counting them one
+# for one (bench/results-queries.md). With dates it stays one for one:
 # listing then lost to walking (a frequent word's whole doclist is scanned to use a list).
 LIST_ENTRY_COST = 0.05
 
