@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Engine,
     Select,
     Subquery,
@@ -178,24 +179,26 @@ PHRASE_SHARE = 0.1
 SEARCH_WORK_MEM = "64MB"
 # On SQLite, a frequent search walks FTS5's matches newest stored first and checks each one's
 # article against the filters, until RANK_WINDOW pass: about RANK_WINDOW / (share of articles
-# passing the filters) row reads. When the filters are rare (a small topic, a short date range),
-# listing the ids of the topic's articles or of the date range first (from an index alone) and
-# looking each match up in that list within the FTS5 scan reads the rows of the listed matches
-# only (the other filters are checked on those); which of the two is taken is estimated (as the
-# rows read when the list was of the articles passing every filter) from the topic's
-# size (counted up to TOPIC_COUNT_CAP), the share of the stored date range the dates cover and
-# the number of matches (a walk ends at the last one; counted up to the listing's size).
+# passing the filters) row reads; a rare one reads every match's row. When the filters are
+# rare (a small topic, a short date range), listing first the ids of the topic's articles, of
+# the date range's, or of both (their intersection), from indexes alone, and looking each
+# match up in that list within the FTS5 scan reads the rows of the listed matches only (the
+# other filters are checked on those). Each way's cost is estimated in row reads (see
+# _listing_costs) from the topic's size (counted up to TOPIC_COUNT_CAP), the share of the
+# stored date range the dates cover and the number of matches; the cheapest is taken.
 # A topic of fewer than SMALL_TOPIC articles is filtered as the list of its articles.
 TOPIC_COUNT_CAP = 100_000
 SMALL_TOPIC = 10_000
-# A topic's article ids come from ix_article_topics_topic_article alone, hundreds to a page read
-# in order, while each match a walk checks costs a random read of its article row and of its
-# tags: with a topic and no dates, an id listed counts as this share of a match walked. At 1M
-# articles (SQLite, 4 KB pages, 60 queries a set): full text + topic p95 182-499 → 87-119 ms
-# from a cold page cache over three query sets, 377 → 46 ms warm, against counting them one
-# for one (bench/results-queries.md). With dates it stays one for one:
-# listing then lost to walking (a frequent word's whole doclist is scanned to use a list).
-LIST_ENTRY_COST = 0.05
+# Ids come from ix_article_topics_topic_article and ix_articles_newest alone, hundreds to a
+# page read in order, while each match checked costs a random read of its article row and of
+# its tags: an id listed counts as this share of a row read. At 1M articles (SQLite, 16 KB
+# pages, 60 full text + topic + dates queries, each from a cold page cache): p95 701 ms
+# with the walk-or-list rule before, 102 ms with this one, 105 at 0.02, 269 at 0.05, where
+# it lists too rarely (bench/results-queries.md).
+LIST_ENTRY_COST = 0.01
+
+Listing = Literal["topic", "dates", "both"]
+Listed = Select[Any] | CompoundSelect[Any]  # the ids a Listing reads
 
 
 def _topic_id(session: Session, slug: str) -> int | None:
@@ -319,12 +322,35 @@ def _share(session: Session, estimate: MatchEstimate, topic_id: int | None) -> f
     return estimate.share * min(1.0, tagged / max(1.0, estimate.articles))
 
 
+def _listing_costs(
+    matches: int, stored: int, tagged: float, dated: float, window: float
+) -> dict[Listing | None, float]:
+    """Row reads (see LIST_ENTRY_COST) of each way to find a search's matches that pass its
+    topic (``tagged`` articles) and dates (``dated``): walking its matches (``None``), or
+    listing the topic's ids, the dates', or both, first. A walk or a list's matches are read
+    until ``window`` pass the filters (``math.inf``: every one)."""
+    stored = max(1, stored)
+    topic, dates = min(1.0, tagged / stored), min(1.0, dated / stored)
+
+    def reads(listed: float, passing: float) -> float:  # matches in a list, until ``window`` pass
+        return min(matches * listed, window / max(passing, 1e-9))
+
+    costs: dict[Listing | None, float] = {None: reads(1.0, topic * dates)}
+    if topic < 1:
+        costs["topic"] = LIST_ENTRY_COST * tagged + reads(topic, dates)
+    if dates < 1:
+        costs["dates"] = LIST_ENTRY_COST * dated + reads(dates, topic)
+    if topic < 1 and dates < 1:
+        costs["both"] = LIST_ENTRY_COST * (tagged + dated) + reads(topic * dates, 1.0)
+    return costs
+
+
 def _list_first(
-    session: Session, query: ArticleQuery, topic_size: int | None
-) -> Literal["topic", "dates"] | None:
-    """SQLite: whether listing the articles that pass a search's filters costs fewer row reads
-    than checking its matches newest first until RANK_WINDOW pass (see TOPIC_COUNT_CAP), and
-    then which is the shorter list to start from: the topic's articles or the dated ones."""
+    session: Session, query: ArticleQuery, topic_size: int | None, window: float
+) -> Listing | None:
+    """SQLite: which ids to list before a search's FTS5 scan, the topic's, the dates', or
+    both, or ``None`` to check each match's article (the cheapest by _listing_costs).
+    ``window``: RANK_WINDOW for a frequent search, ``math.inf`` for a rare one."""
     A = models.Article
     stored = session.scalar(select(func.max(A.id))) or 0
     dated = float(stored)
@@ -336,46 +362,55 @@ def _list_first(
             until = min(last, query.until or last)
             dated = stored * max(0.0, (until - since) / (last - first))
     tagged = float(stored if topic_size is None else topic_size)
-    listed = min(tagged, dated)
-    if topic_size is not None and dated >= stored:  # a topic's ids alone (see LIST_ENTRY_COST)
-        listed *= LIST_ENTRY_COST
+    if tagged >= stored and dated >= stored:
+        return None
     passing = (tagged / max(1, stored)) * (dated / max(1, stored))
-    if RANK_WINDOW / max(passing, 1e-9) <= listed:
-        return None
-    # the walk ends at the last match: count the matches, up to the listing's cost
-    if count_matches(session, "sqlite", query.text or "", math.ceil(listed)) < listed:
-        return None
-    return "topic" if topic_size is not None and tagged <= dated else "dates"
+    # no cost grows with matches past those a walk reads to find ``window`` passing
+    up_to = math.ceil(min(window / max(passing, 1e-9), stored))
+    matches = count_matches(session, "sqlite", query.text or "", up_to)
+    costs = _listing_costs(matches, stored, tagged, dated, window)
+    return min(costs, key=lambda way: costs[way])
 
 
 def _sqlite_newest_ranked(
-    searched: Select[Any], rank: ColumnElement[float], listed: Select[Any] | None
+    searched: Select[Any], rank: ColumnElement[float], listed: Listed | None
 ) -> Subquery:
     """The ids and bm25 ranks of the RANK_WINDOW most recently stored matches (SQLite): FTS5's
     matches newest stored first, each one's article checked against the filters; with
-    ``listed`` (ids read from an index alone: a topic's, or those of a date range), only the
-    matches among them, looked up in that list within the FTS5 scan, so that the article
-    rows read are those of the listed matches (``+rowid`` keeps the rowid from the FTS5
-    index, which would look each listed id up in the full-text index instead)."""
+    ``listed`` (see _listed_ids), only the matches among them (see _fts_rowid_in), so that
+    the article rows read are those of the listed matches."""
     walk = searched.with_only_columns(models.Article.id, rank.label("rank"))
     if listed is not None:
-        walk = walk.where(literal_column("+articles_fts.rowid").in_(listed))
+        walk = walk.where(_fts_rowid_in(listed))
     return walk.order_by(literal_column("articles_fts.rowid").desc()).limit(RANK_WINDOW).subquery()
 
 
-def _listed_ids(query: ArticleQuery, topic_id: int | None, first: str) -> Select[Any]:
-    """SQLite: the ids of a topic's articles or of a date range's, from an index alone
-    (ix_article_topics_topic_article, ix_articles_published_at); the other filters are
-    checked on the matches among them."""
-    if first == "topic" and topic_id is not None:
-        T = models.ArticleTopic
-        return select(T.article_id).where(T.topic_id == topic_id)
+def _fts_rowid_in(listed: Listed) -> ColumnElement[bool]:
+    """FTS5's matches among ``listed`` ids: ``+rowid`` keeps the rowid from the FTS5 scan
+    (each match is looked up in the list), where a bare ``rowid`` would look each listed id
+    up in the full-text index instead."""
+    return literal_column("+articles_fts.rowid").in_(listed)
+
+
+def _listed_ids(query: ArticleQuery, topic_id: int | None, first: Listing) -> Listed:
+    """SQLite: the ids of a topic's articles, of a date range's, or of both, from indexes
+    alone (ix_article_topics_topic_article; ix_articles_newest, which holds originals only,
+    or ix_articles_published_at with copies); the other filters are checked on the matches
+    among them."""
+    T = models.ArticleTopic
+    tagged = select(T.article_id).where(T.topic_id == topic_id)
+    if first == "topic":
+        return tagged
     A = models.Article
     dated = select(A.id)
     if query.since is not None:
         dated = dated.where(A.published_at >= query.since)
     if query.until is not None:
         dated = dated.where(A.published_at < query.until)
+    if not query.include_duplicates:
+        dated = dated.where(A.duplicate_of.is_(None))
+    if first == "both":
+        return tagged.intersect(dated)
     return dated
 
 
@@ -445,12 +480,16 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
                 else MatchEstimate(0, 0, phrase=False)
             )
             # far above FREQUENT_MATCHES by the estimate: frequent without counting
-            if estimate.matches >= 10 * FREQUENT_MATCHES or has_many_matches(
+            frequent = estimate.matches >= 10 * FREQUENT_MATCHES or has_many_matches(
                 session, dialect, query.text, FREQUENT_MATCHES
-            ):
+            )
+            listed: Listed | None = None
+            if dialect == "sqlite" and (topic_size is not None or query.since or query.until):
+                window_size = RANK_WINDOW if frequent else math.inf
+                first = _list_first(session, query, topic_size, window_size)
+                listed = None if first is None else _listed_ids(query, topic_id, first)
+            if frequent:
                 if dialect == "sqlite":  # bm25() only exists in the FTS5 scan: rank inside it
-                    first = _list_first(session, query, topic_size)
-                    listed = None if first is None else _listed_ids(query, topic_id, first)
                     window = _sqlite_newest_ranked(stmt, rank, listed)
                     stmt = (
                         select(models.Article)
@@ -465,6 +504,8 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
                         .join(models.Source)
                         .where(models.Article.id.in_(newest))
                     )
+            elif listed is not None:  # every match ranked: those in the list only
+                stmt = stmt.where(_fts_rowid_in(listed))
             stmt = stmt.order_by(rank, *_NEWEST)
         else:
             stmt = stmt.order_by(*_NEWEST)

@@ -3,6 +3,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -126,37 +127,73 @@ def test_a_frequent_search_ranks_its_newest_matches(
     assert {row.title for row in dated} == {f"Story {i}" for i in range(5)}  # filters first
 
 
-@pytest.mark.parametrize(
-    "query",
-    [
-        ArticleQuery(text="dispatch", since=datetime(2026, 1, 10, tzinfo=UTC), limit=50),
-        ArticleQuery(text="dispatch", until=datetime(2026, 1, 8, tzinfo=UTC), limit=50),
-        ArticleQuery(text="dispatch", topic="russia-china", limit=50),
-        ArticleQuery(text="talks OR deal", topic="arms-control", limit=50),
-        ArticleQuery(
-            text="dispatch",
-            source="desk-1",
-            since=datetime(2026, 1, 3, tzinfo=UTC),
-            until=datetime(2026, 1, 15, tzinfo=UTC),
-            limit=50,
-        ),
-    ],
-    ids=range(5),
-)
+# Searches with dates, a topic, or both: each has more than 6 matches passing its filters.
+FILTERED = [
+    ArticleQuery(text="dispatch", since=datetime(2026, 1, 10, tzinfo=UTC), limit=50),
+    ArticleQuery(text="dispatch", until=datetime(2026, 1, 8, tzinfo=UTC), limit=50),
+    ArticleQuery(text="dispatch", topic="russia-china", limit=50),
+    ArticleQuery(text="talks OR deal", topic="arms-control", limit=50),
+    ArticleQuery(
+        text="dispatch",
+        source="desk-1",
+        since=datetime(2026, 1, 3, tzinfo=UTC),
+        until=datetime(2026, 1, 15, tzinfo=UTC),
+        limit=50,
+    ),
+    ArticleQuery(
+        text="dispatch",
+        topic="arms-control",
+        since=datetime(2026, 1, 2, tzinfo=UTC),
+        until=datetime(2026, 1, 17, tzinfo=UTC),
+        limit=50,
+    ),
+    ArticleQuery(
+        text="dispatch OR deal",
+        topic="trade",
+        until=datetime(2026, 1, 14, tzinfo=UTC),
+        include_duplicates=True,
+        limit=50,
+    ),
+]
+
+
+@pytest.mark.parametrize("query", FILTERED, ids=range(len(FILTERED)))
 def test_plans_for_filtered_frequent_searches_agree(
     stored: Engine, monkeypatch: pytest.MonkeyPatch, query: ArticleQuery
 ) -> None:
     """A frequent search with dates or a topic ranks the same newest matches whichever way
-    it finds them: on SQLite the filtered articles listed first (few of them) or each match's
-    article checked (many)."""
+    it finds them: on SQLite the filtered articles listed first (the topic's, the dates', or
+    both) or each match's article checked."""
     monkeypatch.setattr(queries, "FREQUENT_MATCHES", 1)
     monkeypatch.setattr(queries, "RANK_WINDOW", 6)
     monkeypatch.setattr(queries, "_list_first", lambda *args: None)  # each match checked
     walked = [row.id for row in queries.find_articles(stored, query)]
-    for start in ("topic", "dates"):  # the filtered ids listed, from either
+    for start in _listings(query):
         monkeypatch.setattr(queries, "_list_first", lambda *args, start=start: start)
         assert [row.id for row in queries.find_articles(stored, query)] == walked
     assert len(walked) == 6  # more than RANK_WINDOW matches pass each query's filters
+
+
+@pytest.mark.parametrize("query", FILTERED, ids=range(len(FILTERED)))
+def test_plans_for_filtered_rare_searches_agree(
+    stored: Engine, monkeypatch: pytest.MonkeyPatch, query: ArticleQuery
+) -> None:
+    """A rare search ranks every match passing its filters, the same whether it checks each
+    match's article or lists the filtered ids first (SQLite)."""
+    monkeypatch.setattr(queries, "_list_first", lambda *args: None)
+    every = [row.id for row in queries.find_articles(stored, query)]
+    assert every
+    for start in _listings(query):
+        monkeypatch.setattr(queries, "_list_first", lambda *args, start=start: start)
+        assert [row.id for row in queries.find_articles(stored, query)] == every
+
+
+def _listings(query: ArticleQuery) -> list[str]:
+    """The ids a SQLite search with ``query``'s filters can list first."""
+    topic, dates = query.topic is not None, query.since is not None or query.until is not None
+    return [
+        way for way, fits in [("topic", topic), ("dates", dates), ("both", topic and dates)] if fits
+    ]
 
 
 @pytest.mark.postgres
@@ -290,3 +327,25 @@ def test_a_topics_articles_are_read_from_its_index(sqlite_url: str) -> None:
             )
         )
     assert "COVERING INDEX ix_article_topics_topic_article" in plan
+
+
+@pytest.mark.parametrize(
+    ("matches", "tagged", "dated", "window", "cheapest"),
+    [
+        (400_000, 260_000, 900_000, 200, None),  # broad filters: the walk soon finds 200
+        (400_000, 20_000, 1_000_000, 200, "topic"),  # a mid-sized topic, no dates
+        (400_000, 1_000_000, 7_000, 200, "dates"),  # a week, no topic
+        (400_000, 20_000, 30_000, 200, "both"),  # a topic and a month: 0.06 % pass both
+        (400_000, 200, 90_000, 200, "topic"),  # a tiny topic: its ids alone, then the dates
+        (3_000, 20_000, 30_000, 200, "topic"),  # 60 matches of the topic, their dates read
+        (150, 20_000, 30_000, math.inf, None),  # rare: 150 rows before 20,000 listed ids
+        (1_900, 20_000, 30_000, math.inf, "topic"),  # rare, but 1,900 rows cost more
+    ],
+)
+def test_the_cheapest_listing_by_the_cost_model(
+    matches: int, tagged: int, dated: int, window: float, cheapest: str | None
+) -> None:
+    """SQLite's choice for a search at 1M articles (LIST_ENTRY_COST 0.01): walk the matches,
+    or list the ids of the topic, of the dates, or of both first."""
+    costs = queries._listing_costs(matches, 1_000_000, tagged, dated, window)
+    assert min(costs, key=lambda way: costs[way]) == cheapest
