@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -20,7 +24,14 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 
 from newsflow.errors import DatabaseError
 from storage.errors import DatabaseBusy, translate
-from storage.retry import DEFAULT_SECONDS, gave_up, set_retry_seconds, tell_lock_wait, with_retry
+from storage.retry import (
+    DEFAULT_SECONDS,
+    gave_up,
+    set_retry_seconds,
+    tell_lock_wait,
+    with_retry,
+)
+from storage.retry import retry_seconds as retry_budget
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_xact_lock key held while migrating (any constant; "nf" + "migr" in ASCII)
@@ -132,29 +143,72 @@ def _sqlite_file(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
 
 
+def _set_busy_timeout(cursor: DBAPICursor, seconds: float) -> None:
+    """Statements on ``cursor``'s connection wait up to ``seconds`` for a lock (rounded up to
+    a millisecond, so that a wait cut in two still lasts the whole budget)."""
+    cursor.execute("PRAGMA busy_timeout=%d" % math.ceil(seconds * 1000))  # noqa: UP031 (an int)
+
+
 def _try_write_lock(cursor: DBAPICursor, wait: float, url: URL) -> DatabaseBusy | None:
-    """Take and release the file's write lock, waiting up to ``wait`` seconds for it; the
-    error when another writer held it all that time, else ``None``."""
-    cursor.execute("PRAGMA busy_timeout=%d" % int(wait * 1000))  # noqa: UP031 (an int)
+    """``BEGIN IMMEDIATE``, waiting up to ``wait`` seconds for the file's write lock: ``None``
+    once the transaction holds it, the error when another writer held it all that time.
+    Other errors are raised as :func:`storage.errors.translate` words them."""
+    _set_busy_timeout(cursor, wait)
     try:
         cursor.execute("BEGIN IMMEDIATE")
     except sqlite3.DatabaseError as exc:
         error = translate(exc, url)
-        return error if isinstance(error, DatabaseBusy) else None  # others: at the first write
-    cursor.execute("ROLLBACK")
+        if isinstance(error, DatabaseBusy):
+            return error
+        raise error from exc
     return None
+
+
+def _take_write_lock(
+    cursor: DBAPICursor, url: URL, seconds: float, started: float
+) -> DatabaseBusy | None:
+    """Begin a transaction on ``cursor``'s connection holding the SQLite file's write lock,
+    waiting for it until ``seconds`` have passed since ``started`` (``time.monotonic()``).
+
+    A write on a file another process is writing waits inside the driver (its busy timeout)
+    without a word. So the wait is cut in two: after :data:`WRITE_LOCK_NOTICE` seconds the
+    listeners of :func:`storage.retry.lock_wait_listener` are told (the CLI says so on stderr),
+    then it goes on for the rest of ``seconds``. On a free file this is one ``BEGIN
+    IMMEDIATE`` and two ``PRAGMA busy_timeout``. Returns ``None`` with the transaction open,
+    or the error of the last try (no transaction open) when the lock stayed held; the busy
+    timeout is ``seconds`` again afterwards.
+    """
+
+    def left() -> float:
+        return max(seconds - (time.monotonic() - started), 0)
+
+    try:
+        busy = _try_write_lock(cursor, min(left(), WRITE_LOCK_NOTICE), url)
+        if busy is None:
+            return None
+        tell_lock_wait(busy, seconds)
+        return _try_write_lock(cursor, left(), url)
+    finally:
+        _set_busy_timeout(cursor, seconds)
+
+
+def _cursor(connection: Connection) -> DBAPICursor:
+    """A cursor of the driver's own connection under ``connection`` (statements SQLAlchemy
+    neither sees nor translates)."""
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    return dbapi.cursor()
 
 
 def wait_for_write_lock(engine: Engine, url: URL, seconds: float) -> None:
     """Return once no other connection holds the write lock of the SQLite file at ``url``.
 
-    A write on a file another process is writing waits inside the driver (its busy timeout,
-    ``seconds``) without a word. So a writer opening the file takes the lock and releases it
-    at once (``BEGIN IMMEDIATE``, ``ROLLBACK``: nothing else when the file is free); when
-    another writer holds it for :data:`WRITE_LOCK_NOTICE` seconds, the listeners of
-    :func:`storage.retry.lock_wait_listener` are told (the CLI says so on stderr), and the
-    wait goes on for the rest of ``seconds``. Then :class:`DatabaseBusy` says how long it
-    waited. Other errors are left to the first write, which reports them as before.
+    A writer opening the file takes the lock and releases it at once (``BEGIN IMMEDIATE``,
+    ``ROLLBACK``: nothing else when the file is free), waiting for it as
+    :func:`_take_write_lock` does: when another writer holds it for
+    :data:`WRITE_LOCK_NOTICE` seconds the lock-wait listeners are told, and the wait goes on
+    for the rest of ``seconds``. Then :class:`DatabaseBusy` says how long it waited. Other
+    errors are left to the first write, which reports them as before.
     """
     if not _sqlite_file(url):
         return
@@ -164,20 +218,73 @@ def wait_for_write_lock(engine: Engine, url: URL, seconds: float) -> None:
     except DatabaseBusy:  # busy before any write (opening a file being created): as before,
         return  # the migration's retries wait for it
     with connection:
-        dbapi = connection.connection.dbapi_connection
-        assert dbapi is not None
-        cursor = dbapi.cursor()
+        cursor = _cursor(connection)
         try:
-            busy = _try_write_lock(cursor, min(seconds, WRITE_LOCK_NOTICE), url)
+            busy = _take_write_lock(cursor, url, seconds, started)
             if busy is None:
-                return
-            tell_lock_wait(busy, seconds)
-            busy = _try_write_lock(cursor, max(seconds - (time.monotonic() - started), 0), url)
-            if busy is not None:
-                raise gave_up(busy, time.monotonic() - started, 1, engine, seconds)
+                cursor.execute("ROLLBACK")
+        except DatabaseError:  # not a lock: the first write reports it
+            return
         finally:
-            cursor.execute("PRAGMA busy_timeout=%d" % int(seconds * 1000))  # noqa: UP031
             cursor.close()
+    if busy is not None:
+        raise gave_up(busy, time.monotonic() - started, 1, engine, seconds)
+
+
+# Each SQLite engine's turn to write a batch, for the threads of this process (see write_turn).
+_turns: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_turns_lock = threading.Lock()
+
+
+def _turn(engine: Engine) -> threading.Lock:
+    with _turns_lock:
+        return _turns.setdefault(engine, threading.Lock())
+
+
+@contextmanager
+def write_turn(engine: Engine) -> Iterator[float]:
+    """Hold this thread's turn to write a batch into ``engine``'s SQLite file; yields when the
+    wait for it began (``time.monotonic()``), for :func:`begin_writing`.
+
+    SQLite lets one transaction write at a time, so a process's batches (several stored at
+    once by a backfill or a poll's threads) take turns here and only the batch whose turn it
+    is waits for the file's lock: when it waits long, the writer holding the lock is another
+    process, and what :func:`begin_writing` tells the listeners is true. The turn is waited
+    for up to the engine's retry budget (:func:`storage.retry.retry_seconds`); the batch then
+    goes on without it, and the file's lock decides. Other databases: no turn is taken.
+    """
+    started = time.monotonic()
+    if engine.dialect.name != "sqlite":
+        yield started
+        return
+    turn = _turn(engine)
+    mine = turn.acquire(timeout=retry_budget(engine))
+    try:
+        yield started
+    finally:
+        if mine:
+            turn.release()
+
+
+def begin_writing(connection: Connection, started: float) -> None:
+    """Begin ``connection``'s transaction on a SQLite file with the file's write lock
+    (``BEGIN IMMEDIATE``): the transaction reads what the last writer committed, and no one
+    else writes until it ends.
+
+    When another writer holds the lock for :data:`WRITE_LOCK_NOTICE` seconds, the lock-wait
+    listeners are told, as when the file is opened (:func:`wait_for_write_lock`), and the
+    wait goes on until the engine's retry budget (``db_retry_seconds``) has passed since
+    ``started`` (see :func:`write_turn`). Then :class:`DatabaseBusy` is raised, and nothing is
+    written: :func:`storage.retry.with_retry` gives up with how long it waited.
+    """
+    engine = connection.engine
+    cursor = _cursor(connection)
+    try:
+        busy = _take_write_lock(cursor, engine.url, retry_budget(engine), started)
+    finally:
+        cursor.close()
+    if busy is not None:
+        raise busy
 
 
 def _alembic_config() -> Config:

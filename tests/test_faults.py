@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from flows.cli import main
-from newsflow.errors import DatabaseError
+from newsflow.errors import DatabaseError, SourceError
 from newsflow.pipeline import ingest_batch, prepare_database, tagger_for
 from newsflow.polling import make_fetcher, poll_feed
 from newsflow.sources import FeedSource
 from parsers import batched, iter_path
 from storage import feeds, models
-from storage.db import close_all, open_database
+from storage.db import begin_writing, close_all, open_database, write_turn
 from storage.errors import DatabaseBusy
 from storage.retry import lock_wait_listener, with_retry
 from tests.commands import start_newsflow
@@ -321,6 +322,113 @@ def test_a_writer_says_at_once_that_it_waits_for_another_writers_lock(
     with lock_wait_listener(listener):  # a free file: nothing to say
         open_database(sqlite_url, retry_seconds=20)
     assert len(heard) == 1
+
+
+Heard = list[tuple[float, str, float]]
+
+
+@contextmanager
+def hearing_lock_waits() -> Iterator[Heard]:
+    """What the lock-wait listeners are told in the block: (seconds since it began, message,
+    budget) each time. The listener is registered in the calling thread, as the CLI's is."""
+    heard: Heard = []
+    started = time.monotonic()
+
+    def listener(error: DatabaseBusy, seconds: float) -> None:
+        heard.append((time.monotonic() - started, str(error), seconds))
+
+    with lock_wait_listener(listener):
+        yield heard
+
+
+@pytest.mark.parametrize("unreadable", [0, 1], ids=["articles", "with-an-unreadable-input"])
+def test_a_batch_says_at_once_that_it_waits_for_a_lock_taken_after_the_file_was_opened(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unreadable: int
+) -> None:
+    """Another writer takes the lock between two batches: the batch, stored in a worker thread
+    as a flow's task is, tells the main thread's listener once within a second, waits, and is
+    stored whole once the lock is released (its errors, recorded first, too)."""
+    monkeypatch.setenv("NEWSFLOW_DB_RETRY_SECONDS", "20")
+    tagger = tagger_for(None)
+    engine = prepare_database(sqlite_url, tagger)  # opened while the file is free
+    items: list[Any] = list(iter_path(make_corpus(tmp_path / "c", 5)))
+    items += [SourceError("broken.txt", "cannot be read")] * unreadable
+    assert ingest_batch(items[:2], engine, tagger, None).new == 2
+    with (
+        ThreadPoolExecutor(1) as pool,
+        sqlite_write_locked(sqlite_url, 2.5),
+        hearing_lock_waits() as heard,
+    ):
+        begun = time.monotonic()
+        result = pool.submit(ingest_batch, items[2:], engine, tagger, None).result(30)
+        waited = time.monotonic() - begun
+    ((when, message, budget),) = heard
+    assert when < 1.2 and budget == 20
+    assert message.startswith(sqlite_url) and "is locked by another writer" in message
+    assert waited >= 2.0  # it went on waiting, then stored the batch
+    assert result.new == 3 and table_counts(engine)["articles"] == 5  # nothing lost
+    assert result.errors == unreadable
+    with Session(engine) as session:
+        assert session.scalar(select(func.count(models.IngestionError.id))) == unreadable
+
+
+def test_batches_on_a_free_file_tell_nothing(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No other writer: storing batches tells nothing, and the connections wait for a lock for
+    the whole budget again afterwards (the short first wait does not stay)."""
+    monkeypatch.setenv("NEWSFLOW_DB_RETRY_SECONDS", "20")
+    tagger = tagger_for(None)
+    engine = prepare_database(sqlite_url, tagger)
+    corpus = make_corpus(tmp_path / "c", 9)
+    with hearing_lock_waits() as heard:
+        results = [ingest_batch(b, engine, tagger, None) for b in batched(iter_path(corpus), 3)]
+    assert heard == [] and [r.new for r in results] == [3, 3, 3]
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 20_000
+
+
+def test_a_batch_that_never_gets_the_lock_says_so_then_fails_clearly_and_stores_nothing(
+    sqlite_url: str, tmp_path: Path, retry_seconds: float
+) -> None:
+    """The lock held longer than db_retry_seconds: told once, then one clear error after the
+    budget (one wait, not a second one by the retries), and nothing of the batch stored."""
+    tagger = tagger_for(None)
+    engine = prepare_database(sqlite_url, tagger)
+    items = list(iter_path(make_corpus(tmp_path / "c", 5)))
+    with sqlite_write_locked(sqlite_url), hearing_lock_waits() as heard:
+        begun = time.monotonic()
+        with pytest.raises(DatabaseBusy) as info:
+            ingest_batch(items, engine, tagger, None)
+        waited = time.monotonic() - begun
+    ((when, _, budget),) = heard
+    assert when < 1.2 and budget == retry_seconds
+    assert retry_seconds <= waited < retry_seconds + 1.0
+    message = str(info.value)
+    assert message.startswith(f"{sqlite_url} is locked by another writer")
+    assert f"and 1 attempt (db_retry_seconds = {retry_seconds:g})" in message
+    assert table_counts(engine)["articles"] == 0  # not partly stored
+    assert ingest_batch(items, engine, tagger, None).new == 5  # a re-run stores it
+
+
+def test_a_batch_waiting_for_another_batch_of_its_process_says_nothing(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of one process (a backfill stores two at once) take turns without a word: only
+    a lock held by someone else is told. Here this thread holds its turn and the file's lock
+    for a second, as a long batch does, while another thread stores a batch."""
+    monkeypatch.setenv("NEWSFLOW_DB_RETRY_SECONDS", "20")
+    tagger = tagger_for(None)
+    engine = prepare_database(sqlite_url, tagger)
+    items = list(iter_path(make_corpus(tmp_path / "c", 3)))
+    with ThreadPoolExecutor(1) as pool, hearing_lock_waits() as heard:
+        with write_turn(engine) as started, engine.begin() as conn:
+            begin_writing(conn, started)
+            stored = pool.submit(ingest_batch, items, engine, tagger, None)
+            time.sleep(1.0)
+            assert not stored.done()  # it waits for its turn
+        result = stored.result(30)
+    assert heard == [] and result.new == 3
 
 
 def test_a_write_command_says_once_that_it_waits_then_succeeds(
