@@ -9,6 +9,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -158,14 +159,18 @@ def _reading(command: Callable[P, R]) -> Callable[P, R]:
 
 def _said_once(then: str) -> Callable[[DatabaseBusy, float], None]:
     """A wait listener that puts its first error on stderr, followed by ``then`` (formatted
-    with the wait's budget, ``seconds``), and stays silent afterwards."""
+    with the wait's budget, ``seconds``), and stays silent afterwards, whichever threads (a
+    flow's tasks) call it."""
     told = False
+    lock = threading.Lock()
 
     def tell(error: DatabaseBusy, seconds: float) -> None:
         nonlocal told
-        if not told:
+        with lock:
+            if told:
+                return
             told = True
-            _error(f"{error}; {then.format(seconds=seconds)}")
+        _error(f"{error}; {then.format(seconds=seconds)}")
 
     return tell
 
