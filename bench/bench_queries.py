@@ -2,7 +2,7 @@
 
     python bench/bench_queries.py [--articles 1000000] [--queries 60] [--out FILE.md]
         [--sqlite PATH] [--postgres URL | --no-postgres | --no-sqlite] [--rebuild] [--build-only]
-        [--baseline COMMIT] [--slowest N] [--label TEXT] [--query-seed N]
+        [--baseline COMMIT] [--slowest N] [--label TEXT] [--query-seed N] [--cold]
 
 Builds the database once (cached: the SQLite file under ``$TMPDIR/newsflow-bench/`` and the
 PostgreSQL database ``newsflow_bench_<n>``; a completed build is recorded as an ingestion run,
@@ -22,8 +22,12 @@ topic, full text + topic + date range, topic + date range, each with many differ
 (frequent, mid-frequency and rare ones, phrases, ``OR``), 20 results as the CLI shows.
 ``--baseline COMMIT`` also runs ``storage/queries.py`` and ``storage/fulltext.py`` as they were
 at that commit, each query once with each code, interleaved, on the same database (before and
-after in one run); ``--slowest N`` prints the N slowest queries of each row. The load average
-of the machine at the start and end of the measurement goes into the results heading.
+after in one run); ``--slowest N`` prints the N slowest queries of each row. ``--cold`` reads
+every measured query from disk: the page cache is dropped and newsflow's connections closed
+before each one (root only; PostgreSQL's shared buffers stay), so each code's cost from a
+cold cache is measured query by query, not helped by the pages the queries before it read.
+The load average of the machine at the start and end of the measurement goes into the
+results heading.
 """
 
 from __future__ import annotations
@@ -478,10 +482,28 @@ def _describe(query: ArticleQuery) -> str:
     return " ".join(parts)
 
 
+def drop_caches() -> None:
+    """Empty the operating system's page cache and close newsflow's connections (SQLite's own
+    page cache goes with them; PostgreSQL's shared buffers stay): the next query reads from
+    disk. Needs root."""
+    close_all()
+    subprocess.run(["sync"], check=True)
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as exc:
+        raise SystemExit(f"--cold needs root to drop the page cache: {exc}") from None
+
+
 def measure_interleaved(
-    url: str, shape: Shape, count: int, seed: int, runners: Sequence[Callable[..., object]]
+    url: str,
+    shape: Shape,
+    count: int,
+    seed: int,
+    runners: Sequence[Callable[..., object]],
+    before: Callable[[], None] | None = None,
 ) -> list[list[float]]:
-    """Each query run once by every runner, one after the other (order alternating)."""
+    """Each query run once by every runner, one after the other (order alternating);
+    ``before`` is called before each measured run (``drop_caches`` for ``--cold``)."""
     rng = np.random.default_rng(seed)
     made = [shape.make(rng) for _ in range(count)]
     for run in runners:
@@ -493,6 +515,8 @@ def measure_interleaved(
         if i % 2:
             order.reverse()
         for k in order:
+            if before is not None:
+                before()
             t0 = time.perf_counter()
             runners[k](query, url)
             samples[k].append((time.perf_counter() - t0) * 1000)
@@ -524,6 +548,11 @@ def main() -> None:
         help="articles generated and tagged; the rest are variants of them (see the docstring)",
     )
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="drop the page cache before every measured query (root; see drop_caches)",
+    )
     parser.add_argument("--label", default="", help="a note for the results table (e.g. before)")
     parser.add_argument("--slowest", type=int, default=0, help="print the N slowest queries")
     parser.add_argument(
@@ -587,7 +616,12 @@ def main() -> None:
         close_all()
         for shape in shapes(topics):
             measured = measure_interleaved(
-                url, shape, args.queries, query_seed, [run for _, run in runners]
+                url,
+                shape,
+                args.queries,
+                query_seed,
+                [run for _, run in runners],
+                drop_caches if args.cold else None,
             )
             for (runner_name, _), samples in zip(runners, measured, strict=True):
                 p50, p95, p99, worst = percentiles(samples)
