@@ -192,9 +192,9 @@ SMALL_TOPIC = 10_000
 # Ids come from ix_article_topics_topic_article and ix_articles_newest alone, hundreds to a
 # page read in order, while each match checked costs a random read of its article row and of
 # its tags: an id listed counts as this share of a row read. At 1M articles (SQLite, 16 KB
-# pages, 60 full text + topic + dates queries, each from a cold page cache): p95 701 ms
-# with the walk-or-list rule before, 102 ms with this one, 105 at 0.02, 269 at 0.05, where
-# it lists too rarely (bench/results-queries.md).
+# pages, bench_queries.py, 60 queries a set): full text + topic + dates p95 295-356 → 65-86
+# ms from a cold page cache over three query sets, 653 → 143 ms with each query cold
+# (--cold), against the walk-or-list rule before; 0.05 lists too rarely (bench/results-queries.md).
 LIST_ENTRY_COST = 0.01
 
 Listing = Literal["topic", "dates", "both"]
