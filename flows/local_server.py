@@ -97,8 +97,17 @@ def server_for_runs() -> Iterator[str | None]:
     """For one-off flow runs (``ingest``, ``backfill``, ``retag``): ``None`` when Prefect has an
     API configured (environment, profile, or a test harness), else the URL of a local server
     with only the services of Prefect's temporary server, in force for Prefect until the
-    block ends. The events the runs emitted are sent before the server stops."""
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    block ends. The events the runs emitted are sent before the server stops.
+
+    The runs send no heartbeats to that server: it has no services to notice a run that
+    stopped beating, and it stops with the command. (Prefect's heartbeat thread sleeps a
+    second at a time, so each run waited up to a second for it at its end.)"""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
 
     if get_current_settings().api.url:
         _stop_early()
@@ -107,7 +116,8 @@ def server_for_runs() -> Iterator[str | None]:
     with _server(services=False) as api_url:
         _for_runs.add(api_url)
         try:
-            with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            updates = {PREFECT_API_URL: api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+            with temporary_settings(updates=updates):
                 yield api_url
         finally:
             _for_runs.discard(api_url)

@@ -94,3 +94,23 @@ def test_a_server_started_early_is_stopped_when_prefect_has_an_api(tmp_path: Pat
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     assert (result.returncode, result.stdout) == (0, "None True None\n"), result.stderr
+
+
+def test_runs_on_the_temporary_server_send_no_heartbeats(tmp_path: Path) -> None:
+    """The command's own server has no services to watch heartbeats and stops with it: its
+    runs send none (Prefect's heartbeat thread held each run's end for up to a second)."""
+    code = (
+        "import flows.local_server as m\n"
+        "from prefect.settings import get_current_settings as current\n"
+        "with m.server_for_runs() as url:\n"
+        "    print(url is not None, current().api.url == url, current().flows.heartbeat_frequency)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=newsflow_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (result.returncode, result.stdout) == (0, "True True None\n"), result.stderr
