@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import wraps
@@ -1178,6 +1179,40 @@ def stats(
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
         out.print(Text(f"{key.replace('_', ' '):<16} {value if value is not None else '-'}"))
+
+
+@app.command()
+def optimize(
+    vacuum: Annotated[
+        bool,
+        typer.Option(
+            "--vacuum",
+            help="Rewrite a SQLite file even when its pages are right, giving back the space "
+            "of deleted rows.",
+        ),
+    ] = False,
+    output: Annotated[DocFormat, typer.Option("--format", help="Output format.")] = DocFormat.text,
+    db: DbOption = None,
+) -> None:
+    """Merge the full-text index, refresh the query planner's statistics, and rewrite a SQLite
+    file made before 16 KB pages with them (no other process may use it meanwhile; it needs
+    as much free disk again)."""
+    result = api.optimize_database(db, vacuum=vacuum)
+    if output is DocFormat.json:
+        _write_json(asdict(result))
+        return
+    for step in result.steps:
+        out.print(Text(f"{step[0].upper()}{step[1:]}."))
+    if result.page_size is not None and result.bytes_after is not None:
+        before = f"{(result.bytes_before or 0) / 1e6:,.1f} MB"
+        out.print(
+            Text(
+                f"{result.database}: {result.bytes_after / 1e6:,.1f} MB (was {before}), "
+                f"{result.page_size // 1024} KB pages, in {result.seconds:.1f} s."
+            )
+        )
+    else:
+        out.print(Text(f"{result.database}: done in {result.seconds:.1f} s."))
 
 
 def _error(message: str) -> None:

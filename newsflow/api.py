@@ -25,6 +25,7 @@ from storage.retry import with_retry
 if TYPE_CHECKING:
     from processing.evaluation import Evaluation
     from processing.tagger import Tagger, TopicResult
+    from storage.maintenance import Optimized
 
 
 def engine_for(
@@ -108,6 +109,14 @@ def list_topics(database_url: str | None = None, taxonomy: str | None = None) ->
 def database_stats(database_url: str | None = None) -> Stats:
     engine = reader_for(database_url)
     return with_retry(engine, lambda: queries.database_stats(engine))
+
+
+def optimize_database(database_url: str | None = None, *, vacuum: bool = False) -> Optimized:
+    """Merge the full-text index, refresh the planner's statistics and convert an older
+    SQLite file to 16 KB pages (see :mod:`storage.maintenance`)."""
+    from storage.maintenance import optimize
+
+    return optimize(engine_for(database_url), vacuum=vacuum)
 
 
 def _tagger(taxonomy: str | Path | None) -> Tagger:
