@@ -127,32 +127,20 @@ def test_a_frequent_search_ranks_its_newest_matches(
     assert {row.title for row in dated} == {f"Story {i}" for i in range(5)}  # filters first
 
 
+def _day(day: int) -> datetime:
+    return datetime(2026, 1, day, tzinfo=UTC)
+
+
 # Searches with dates, a topic, or both: each has more than 6 matches passing its filters.
 FILTERED = [
-    ArticleQuery(text="dispatch", since=datetime(2026, 1, 10, tzinfo=UTC), limit=50),
-    ArticleQuery(text="dispatch", until=datetime(2026, 1, 8, tzinfo=UTC), limit=50),
+    ArticleQuery(text="dispatch", since=_day(10), limit=50),
+    ArticleQuery(text="dispatch", until=_day(8), limit=50),
     ArticleQuery(text="dispatch", topic="russia-china", limit=50),
     ArticleQuery(text="talks OR deal", topic="arms-control", limit=50),
+    ArticleQuery(text="dispatch", source="desk-1", since=_day(3), until=_day(15), limit=50),
+    ArticleQuery(text="dispatch", topic="arms-control", since=_day(2), until=_day(17), limit=50),
     ArticleQuery(
-        text="dispatch",
-        source="desk-1",
-        since=datetime(2026, 1, 3, tzinfo=UTC),
-        until=datetime(2026, 1, 15, tzinfo=UTC),
-        limit=50,
-    ),
-    ArticleQuery(
-        text="dispatch",
-        topic="arms-control",
-        since=datetime(2026, 1, 2, tzinfo=UTC),
-        until=datetime(2026, 1, 17, tzinfo=UTC),
-        limit=50,
-    ),
-    ArticleQuery(
-        text="dispatch OR deal",
-        topic="trade",
-        until=datetime(2026, 1, 14, tzinfo=UTC),
-        include_duplicates=True,
-        limit=50,
+        text="dispatch OR deal", topic="trade", until=_day(14), include_duplicates=True, limit=50
     ),
 ]
 
