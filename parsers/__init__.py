@@ -13,6 +13,7 @@ Reading and parsing are two steps: :func:`iter_records` does the cheap, sequenti
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -107,16 +108,27 @@ def iter_files(
     if not path.is_dir():
         yield SourceError(str(path), "no such file or directory")
         return
-    directories = [path, *sorted(p for p in path.rglob("*") if p.is_dir())]
-    for directory in directories:
+    for directory in [path, *sorted(_directories_under(path))]:
         if any(part.startswith(".") for part in directory.relative_to(path).parts):
             continue
         manifest, problem = _manifest_for(directory, manifest_name)
         if problem:
             yield problem
-        for file in sorted(directory.iterdir()):
-            if file.is_file() and is_supported(file) and not file.name.startswith("."):
+        with os.scandir(directory) as entries:  # the entries' types without a stat each
+            files = sorted(entry.name for entry in entries if entry.is_file())
+        for name in files:
+            file = directory / name
+            if is_supported(file) and not name.startswith("."):
                 yield file, manifest
+
+
+def _directories_under(path: Path) -> Iterator[Path]:
+    """Every directory below ``path`` (symlinked ones listed, not walked), found with
+    ``os.walk``, which tells files from directories without a stat each: a tree of 100,000
+    pages is listed in a fraction of the time ``Path.rglob`` and ``is_dir`` take."""
+    for root, directories, _files in os.walk(path):
+        for name in directories:
+            yield Path(root, name)
 
 
 class Record(Protocol):

@@ -8,7 +8,7 @@ from typing import Any
 
 from newsflow.article import Article
 from newsflow.errors import SourceError
-from parsers import batched, iter_path
+from parsers import batched, iter_files, iter_path
 from parsers.text import read_text_file
 
 
@@ -83,3 +83,27 @@ def test_unknown_manifest_field_named(tmp_path: Path) -> None:
 def test_batched_is_lazy_and_complete() -> None:
     sizes = [len(b) for b in batched(iter(range(7)), 3)]
     assert sizes == [3, 3, 1]
+
+
+def test_a_tree_is_walked_in_order_without_hidden_entries(tmp_path: Path) -> None:
+    """Directories in sorted order (the top one first), files sorted within each; hidden
+    files and directories and unsupported files left out; a symlinked directory's own files
+    read (what is below it is not walked)."""
+    for relative in ["b.txt", "a.txt", "z/c.txt", "m/n/d.txt", "m/e.txt", ".hidden/f.txt"]:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("Title\n\nBody of the story.\n", encoding="utf-8")
+    (tmp_path / ".g.txt").write_text("hidden\n", encoding="utf-8")
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "h.txt").write_text("Title\n\nBody.\n", encoding="utf-8")
+    (tmp_path / "linked").symlink_to(outside, target_is_directory=True)
+    found = [item[0] for item in iter_files(tmp_path) if isinstance(item, tuple)]
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+        "a.txt",
+        "b.txt",
+        "linked/h.txt",
+        "m/e.txt",
+        "m/n/d.txt",
+        "z/c.txt",
+    ]
