@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from newsflow.errors import DatabaseError
 from storage.errors import DatabaseBusy, translate
@@ -285,6 +286,24 @@ def begin_writing(connection: Connection, started: float) -> None:
         cursor.close()
     if busy is not None:
         raise busy
+
+
+@contextmanager
+def write_session(engine: Engine, *, expire_on_commit: bool = True) -> Iterator[Session]:
+    """A session in a transaction that writes. On SQLite the transaction holds the file's
+    write lock from its start (:func:`write_turn`, :func:`begin_writing`): when another
+    process holds it, the lock-wait listeners are told after half a second, and the wait
+    lasts the retry budget; and a transaction that reads before it writes cannot find, at
+    its first write, that another writer has committed since it read. Other databases: a
+    plain transaction."""
+    with (
+        write_turn(engine) as started,  # held until the commit
+        Session(engine, expire_on_commit=expire_on_commit) as session,
+        session.begin(),
+    ):
+        if session.get_bind().dialect.name == "sqlite":
+            begin_writing(session.connection(), started)
+        yield session
 
 
 def _alembic_config() -> Config:

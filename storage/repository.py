@@ -16,8 +16,7 @@ A second run over the same input therefore changes nothing and adds nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
@@ -30,7 +29,7 @@ from newsflow.article import ProcessedArticle
 from newsflow.errors import DatabaseError, SourceError
 from processing.neardup import NearDupConfig, Signature, band_keys, is_near_copy, similarity
 from storage import models, signatures
-from storage.db import begin_writing, write_turn
+from storage.db import write_session
 from storage.models import utcnow
 from storage.tags import tag_row
 
@@ -219,22 +218,6 @@ class _NearIndex:
 _WRITER_LOCK = 0x6E657773  # "news": the PostgreSQL advisory lock that serialises batch writes
 
 
-@contextmanager
-def _write_transaction(engine: Engine, *, expire_on_commit: bool = True) -> Iterator[Session]:
-    """A session in a transaction that writes. On SQLite the transaction holds the file's
-    write lock from its start (:func:`storage.db.write_turn`, :func:`storage.db.begin_writing`):
-    when another process holds it, the lock-wait listeners are told after half a second, and
-    the wait lasts the retry budget. Other databases: a plain transaction."""
-    with (
-        write_turn(engine) as started,  # held until the commit
-        Session(engine, expire_on_commit=expire_on_commit) as session,
-        session.begin(),
-    ):
-        if session.get_bind().dialect.name == "sqlite":
-            begin_writing(session.connection(), started)
-        yield session
-
-
 def _serialise_writers(session: Session) -> None:
     """Hold the database's write lock for the whole batch transaction.
 
@@ -242,7 +225,7 @@ def _serialise_writers(session: Session) -> None:
     polled in parallel, two workers) would each keep the same story as an original. Taking the
     write lock before the first look-up makes batches decide one after the other: an advisory
     lock on PostgreSQL; on SQLite the transaction holds the file's single writer lock from its
-    start (:func:`_write_transaction`).
+    start (:func:`storage.db.write_session`).
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITER_LOCK})
@@ -449,7 +432,7 @@ def store_batch(
     near = near or NearDupConfig()
     for attempt in (1, 2):
         try:
-            with _write_transaction(engine, expire_on_commit=False) as session:
+            with write_session(engine, expire_on_commit=False) as session:
                 return _store(session, items, near)
         except IntegrityError:
             # Another writer stored one of these records between our look-up and insert:
@@ -483,7 +466,7 @@ def start_run(engine: Engine, inputs: Sequence[str], flow_run_id: str | None = N
 def record_errors(engine: Engine, run_id: int | None, errors: Sequence[SourceError]) -> None:
     if not errors:
         return
-    with _write_transaction(engine) as session:
+    with write_session(engine) as session:
         session.execute(
             insert(models.IngestionError),
             [

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from newsflow.article import Tag
 from storage import models
+from storage.db import write_session
 from storage.models import utcnow
 
 
@@ -147,7 +148,7 @@ def replace_tags(
     if not tagged:
         return counts
     now = utcnow()
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session:  # read, then written: the write lock from the start
         topic_ids = dict(session.execute(select(models.Topic.slug, models.Topic.id)).all())
         slug_of = {v: k for k, v in topic_ids.items()}
         ids = [article_id for article_id, _ in tagged]

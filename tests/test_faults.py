@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy import Engine, delete, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from flows.cli import main
 from newsflow.errors import DatabaseError, SourceError
 from newsflow.pipeline import ingest_batch, prepare_database, tagger_for
 from newsflow.polling import make_fetcher, poll_feed
+from newsflow.retag import retag_batch
 from newsflow.sources import FeedSource
 from parsers import batched, iter_path
 from storage import feeds, models
@@ -429,6 +430,27 @@ def test_a_batch_waiting_for_another_batch_of_its_process_says_nothing(
             assert not stored.done()  # it waits for its turn
         result = stored.result(30)
     assert heard == [] and result.new == 3
+
+
+def test_a_retag_batch_says_at_once_that_it_waits_for_another_writers_lock(
+    sqlite_url: str, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`retag` stores each batch of new tags as ingest stores articles: another writer holding
+    the file's lock is told within a second, once, and the batch is stored when it is free."""
+    monkeypatch.setenv("NEWSFLOW_DB_RETRY_SECONDS", "20")
+    tagger = tagger_for(None)
+    engine = prepare_database(sqlite_url, tagger)
+    ingest_batch(list(iter_path(seeds_dir)), engine, tagger, None)
+    with Session(engine) as session:
+        ids = list(session.scalars(select(models.Article.id)))
+        session.execute(delete(models.ArticleTopic))  # tags to put back
+        session.commit()
+    with sqlite_write_locked(sqlite_url, 2.0), hearing_lock_waits() as heard:
+        counts = retag_batch(engine, tagger, ids)
+    ((when, message, budget),) = heard
+    assert when < 1.2 and budget == 20 and "is locked by another writer" in message
+    assert counts.articles == 2
+    assert table_counts(engine)["article_topics"] > 0  # stored once the lock was free
 
 
 def test_a_write_command_says_once_that_it_waits_then_succeeds(
