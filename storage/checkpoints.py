@@ -9,6 +9,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from storage import models
+from storage.db import write_session
 from storage.models import utcnow
 
 
@@ -46,7 +47,7 @@ def save_checkpoints(engine: Engine, checkpoints: Iterable[Checkpoint], run_id: 
         return
     table = models.BackfillCheckpoint
     now = utcnow()
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session:
         rows = {
             row.input_key: row
             for row in session.scalars(select(table).where(table.input_key.in_(items)))
@@ -67,7 +68,7 @@ def save_checkpoints(engine: Engine, checkpoints: Iterable[Checkpoint], run_id: 
 def clear_checkpoints(engine: Engine, prefix: str) -> int:
     """Forget the checkpoints under ``prefix`` (a file or directory key); how many there were."""
     table = models.BackfillCheckpoint
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session:
         result = session.execute(
             delete(table).where(
                 (table.input_key == prefix)

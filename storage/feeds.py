@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from newsflow.errors import NewsflowError
 from newsflow.sources import FeedSource, is_due
 from storage import models
+from storage.db import write_session
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,12 @@ def _apply(session: Session, source: FeedSource) -> models.Feed:
 
 def sync_feeds(engine: Engine, sources: Sequence[FeedSource]) -> list[FeedRecord]:
     """Store the configuration of ``sources`` (state kept); their records, in the same order."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with write_session(engine, expire_on_commit=False) as session:
         return [_record(_apply(session, source)) for source in sources]
 
 
 def add_feed(engine: Engine, source: FeedSource) -> FeedRecord:
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with write_session(engine, expire_on_commit=False) as session:
         existing = session.scalars(
             select(models.Feed).join(models.Source).where(models.Source.name == source.name)
         ).first()
@@ -133,7 +134,7 @@ def add_feed(engine: Engine, source: FeedSource) -> FeedRecord:
 
 def remove_feed(engine: Engine, name: str) -> FeedRecord:
     """Stop polling the feed ``name``; its stored articles are kept."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with write_session(engine, expire_on_commit=False) as session:
         row = session.scalars(
             select(models.Feed).join(models.Source).where(models.Source.name == name)
         ).first()
@@ -162,7 +163,7 @@ def due_feeds(
 
 def save_poll(engine: Engine, feed_id: int, update: FeedUpdate) -> None:
     """Record a poll's outcome: validators and success time on success, errors counted."""
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session:
         row = session.get(models.Feed, feed_id)
         if row is None:  # removed while it was being polled
             return

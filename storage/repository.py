@@ -118,7 +118,7 @@ def ensure_sources(session: Session, names: Iterable[str], kind: str = "file") -
 
 def sync_topics(engine: Engine, topics: Iterable[tuple[str, str, str]]) -> None:
     """Make the topics table list the taxonomy's topics (slug, label, description)."""
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session:
         existing = {t.slug: t for t in session.scalars(select(models.Topic))}
         for slug, label, description in topics:
             topic = existing.get(slug)
@@ -445,7 +445,7 @@ def store_batch(
 
 
 def start_run(engine: Engine, inputs: Sequence[str], flow_run_id: str | None = None) -> int:
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session:
         run = models.IngestionRun(
             inputs=list(inputs),
             flow_run_id=flow_run_id,
@@ -492,7 +492,7 @@ def finish_run(
 ) -> None:
     """Record the run's end: its status and counts, with the records it skipped (pages with no
     article text, from ``totals``; ``skipped_by_date``, outside a backfill's date window)."""
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session:
         session.execute(
             update(models.IngestionRun)
             .where(models.IngestionRun.id == run_id)
