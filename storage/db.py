@@ -232,7 +232,7 @@ def wait_for_write_lock(engine: Engine, url: URL, seconds: float) -> None:
         raise gave_up(busy, time.monotonic() - started, 1, engine, seconds)
 
 
-# Each SQLite engine's turn to write a batch, for the threads of this process (see write_turn).
+# Each SQLite engine's turn to write, for the threads of this process (see write_turn).
 _turns: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 _turns_lock = threading.Lock()
 
@@ -244,14 +244,15 @@ def _turn(engine: Engine) -> threading.Lock:
 
 @contextmanager
 def write_turn(engine: Engine) -> Iterator[float]:
-    """Hold this thread's turn to write a batch into ``engine``'s SQLite file; yields when the
-    wait for it began (``time.monotonic()``), for :func:`begin_writing`.
+    """Hold this thread's turn to write into ``engine``'s SQLite file; yields when the wait
+    for it began (``time.monotonic()``), for :func:`begin_writing`. Not re-entrant: a write
+    transaction does not open another.
 
-    SQLite lets one transaction write at a time, so a process's batches (several stored at
-    once by a backfill or a poll's threads) take turns here and only the batch whose turn it
+    SQLite lets one transaction write at a time, so a process's writes (batches stored at
+    once by a backfill or a poll's threads) take turns here and only the one whose turn it
     is waits for the file's lock: when it waits long, the writer holding the lock is another
     process, and what :func:`begin_writing` tells the listeners is true. The turn is waited
-    for up to the engine's retry budget (:func:`storage.retry.retry_seconds`); the batch then
+    for up to the engine's retry budget (:func:`storage.retry.retry_seconds`); the write then
     goes on without it, and the file's lock decides. Other databases: no turn is taken.
     """
     started = time.monotonic()
