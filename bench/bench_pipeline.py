@@ -62,6 +62,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import corpus  # noqa: E402
+from newsflow.settings import Settings  # noqa: E402
 
 PAGE_KINDS = ("html", "warc")
 
@@ -503,7 +504,12 @@ def main() -> None:
     parser.add_argument("--feed-sizes", default="2000,10000", help="sizes for feed")
     parser.add_argument("--page-sizes", default="1000,4000", help="sizes for html and warc")
     parser.add_argument("--kinds", default="jsonl,feed,html,warc")
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=Settings.model_fields["batch_size"].default,
+        help="articles per batch (default: newsflow's batch_size)",
+    )
     parser.add_argument(
         "--startup-rounds",
         type=int,

@@ -25,7 +25,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_defaults() -> None:
     settings = load_settings()
     assert settings.database_url == "sqlite:///newsflow.db"
-    assert settings.batch_size == 100 and settings.taxonomy is None
+    assert settings.batch_size == 500 and settings.taxonomy is None
 
 
 def test_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
