@@ -346,11 +346,12 @@ def _listing_costs(
 
 
 def _list_first(
-    session: Session, query: ArticleQuery, topic_size: int | None, window: float
+    session: Session, query: ArticleQuery, topic_size: int | None, counted: int
 ) -> Listing | None:
     """SQLite: which ids to list before a search's FTS5 scan, the topic's, the dates', or
     both, or ``None`` to check each match's article (the cheapest by _listing_costs).
-    ``window``: RANK_WINDOW for a frequent search, ``math.inf`` for a rare one."""
+    ``counted``: the search's matches counted up to FREQUENT_MATCHES (all of a rare one's)."""
+    window = RANK_WINDOW if counted >= FREQUENT_MATCHES else math.inf
     A = models.Article
     stored = session.scalar(select(func.max(A.id))) or 0
     dated = float(stored)
@@ -367,7 +368,9 @@ def _list_first(
     passing = (tagged / max(1, stored)) * (dated / max(1, stored))
     # no cost grows with matches past those a walk reads to find ``window`` passing
     up_to = math.ceil(min(window / max(passing, 1e-9), stored))
-    matches = count_matches(session, "sqlite", query.text or "", up_to)
+    matches = counted  # exact for a rare search; enough when up_to is no more
+    if FREQUENT_MATCHES <= counted < up_to:
+        matches = count_matches(session, "sqlite", query.text or "", up_to)
     costs = _listing_costs(matches, stored, tagged, dated, window)
     return min(costs, key=lambda way: costs[way])
 
@@ -479,15 +482,17 @@ def find_articles(engine: Engine, query: ArticleQuery) -> list[ArticleRow]:
                 if dialect == "postgresql"
                 else MatchEstimate(0, 0, phrase=False)
             )
-            # far above FREQUENT_MATCHES by the estimate: frequent without counting
-            frequent = estimate.matches >= 10 * FREQUENT_MATCHES or has_many_matches(
-                session, dialect, query.text, FREQUENT_MATCHES
-            )
             listed: Listed | None = None
-            if dialect == "sqlite" and (topic_size is not None or query.since or query.until):
-                window_size = RANK_WINDOW if frequent else math.inf
-                first = _list_first(session, query, topic_size, window_size)
-                listed = None if first is None else _listed_ids(query, topic_id, first)
+            if dialect == "sqlite":  # counted up to FREQUENT_MATCHES: a rare search's all
+                counted = count_matches(session, dialect, query.text, FREQUENT_MATCHES)
+                frequent = counted >= FREQUENT_MATCHES
+                if topic_size is not None or query.since or query.until:
+                    first = _list_first(session, query, topic_size, counted)
+                    listed = None if first is None else _listed_ids(query, topic_id, first)
+            else:  # far above FREQUENT_MATCHES by the estimate: frequent without counting
+                frequent = estimate.matches >= 10 * FREQUENT_MATCHES or has_many_matches(
+                    session, dialect, query.text, FREQUENT_MATCHES
+                )
             if frequent:
                 if dialect == "sqlite":  # bm25() only exists in the FTS5 scan: rank inside it
                     window = _sqlite_newest_ranked(stmt, rank, listed)
