@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import URL, Engine, text
 
 from newsflow.errors import DatabaseError
 from storage.db import PAGE_SIZE, close_all, describe
@@ -47,10 +47,9 @@ def optimize(engine: Engine, *, vacuum: bool = False) -> Optimized:
     file to :data:`storage.db.PAGE_SIZE` pages (see the module docstring)."""
     started = time.monotonic()
     if engine.dialect.name == "sqlite":
-        path = Path(engine.url.database or "")
         engine.dispose()  # this process's pooled connections would keep the file in use,
         close_all()  # those of its other engines too (they reconnect when next used)
-        result = _optimize_sqlite(path, describe(engine.url), vacuum)
+        result = _optimize_sqlite(engine.url, vacuum)
     else:
         result = _optimize_postgres(engine)
     return replace(result, seconds=time.monotonic() - started)
@@ -65,7 +64,8 @@ def _optimize_postgres(engine: Engine) -> Optimized:
     return Optimized(describe(engine.url), steps)
 
 
-def _optimize_sqlite(path: Path, name: str, vacuum: bool) -> Optimized:
+def _optimize_sqlite(url: URL, vacuum: bool) -> Optimized:
+    path, name = Path(url.database or ""), describe(url)
     size_before = path.stat().st_size
     connection = sqlite3.connect(path, isolation_level=None, timeout=5)
     try:
@@ -84,7 +84,7 @@ def _optimize_sqlite(path: Path, name: str, vacuum: bool) -> Optimized:
             )
         page_size = _pragma(connection, "page_size")
     except sqlite3.DatabaseError as exc:
-        raise translate(exc, make_url(f"sqlite:///{path}")) from exc
+        raise translate(exc, url) from exc
     finally:
         connection.close()
     return Optimized(name, steps, page_size_before, page_size, size_before, path.stat().st_size)

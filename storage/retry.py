@@ -11,8 +11,8 @@ Whoever wants to tell a user about the wait (the CLI) registers a listener with
 :func:`retry_listener`: it is called once per :func:`with_retry` call, when the first retry is
 about to start, with the error and the budget in seconds. A write waiting for another writer's
 lock on a SQLite file waits inside the driver instead, when it opens the file
-(:func:`storage.db.open_database`) and when a batch's transaction begins
-(:func:`storage.db.begin_writing`); listeners registered with :func:`lock_wait_listener` hear
+(:func:`storage.db.open_database`) and when a write transaction begins
+(:func:`storage.db.write_session`); listeners registered with :func:`lock_wait_listener` hear
 of each such wait, once it has lasted about half a second, with the error and the budget in
 seconds (of the whole wait). Listeners are process-wide: those registered in the main thread
 hear of waits in any thread (a flow's tasks store batches in worker threads).
