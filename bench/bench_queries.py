@@ -406,20 +406,6 @@ def percentiles(samples: Sequence[float]) -> tuple[float, float, float, float]:
     return at(0.5), at(0.95), at(0.99), ordered[-1]
 
 
-def measure(
-    url: str, shape: Shape, count: int, seed: int, run: Callable[[ArticleQuery, str], object]
-) -> list[float]:
-    rng = np.random.default_rng(seed)
-    made = [shape.make(rng) for _ in range(count)]
-    run(made[0], url)  # warm: engine, caches, first plan
-    samples = []
-    for query in made:
-        t0 = time.perf_counter()
-        run(query, url)
-        samples.append((time.perf_counter() - t0) * 1000)
-    return samples
-
-
 def _api(query: ArticleQuery, url: str) -> object:
     return api.find_articles(query, url)
 
