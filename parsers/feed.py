@@ -24,11 +24,13 @@ from newsflow.article import Article
 from newsflow.errors import SourceError
 from parsers.clean import clean_body, clip_title, normalize_line, normalize_unicode
 from parsers.dates import date_problem, parse_date
-from parsers.html import MAX_DEPTH, html_to_text, looks_like_html, nesting_depth
+from parsers.html import html_to_text, looks_like_html
 from parsers.urls import canonicalize_url
 
 _JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/1(?:\.\d+)?/?$")
 _TITLE_FROM_TEXT_MAX = 120
+# feedparser's content types of markup (RSS fields it guessed to be HTML are "text/html" too)
+_MARKUP_TYPES = frozenset(["text/html", "application/xhtml+xml"])
 
 
 @dataclass(frozen=True)
@@ -46,17 +48,38 @@ class ParsedFeed:
     entries: int = 0
 
 
-def _text(value: object) -> str:
-    """Plain text of a feed field that may hold HTML."""
+def _text(value: object, markup: bool | None = None) -> str:
+    """Plain text of a feed field: markup (``markup``, else when it looks like HTML or has
+    an entity) becomes its text."""
     text = str(value or "")
-    if looks_like_html(text) or "&" in text:
+    if markup if markup is not None else looks_like_html(text) or "&" in text:
         text = html_to_text(text)
     return normalize_line(normalize_unicode(text))
 
 
-def _body(html_or_text: str, title: str) -> list[str]:
-    text = html_to_text(html_or_text) if looks_like_html(html_or_text) else html_or_text
-    return clean_body(text, title)
+def _body(html_or_text: str, title: str, markup: bool | None = None) -> list[str]:
+    if markup if markup is not None else looks_like_html(html_or_text):
+        html_or_text = html_to_text(html_or_text)
+    return clean_body(html_or_text, title)
+
+
+def _is_markup(entry: Mapping[str, Any], key: str) -> bool | None:
+    """Whether feedparser's ``key_detail`` says the field is markup (see :func:`_markup_type`).
+
+    feedparser declares Atom's types as given and guesses RSS's (a field that looks like HTML
+    is "text/html"). Its sanitiser is off (:func:`_parse_xml`), so markup is given as the feed
+    has it: tags, entities and all, for :func:`parsers.html.html_to_text`.
+    """
+    detail = entry.get(f"{key}_detail")
+    return _markup_type(detail.get("type") if isinstance(detail, Mapping) else None)
+
+
+def _markup_type(kind: object) -> bool | None:
+    """HTML or XHTML: ``True``; plain text: ``False``; any other type, or none: ``None``
+    (decided from the value, as for a field without a type)."""
+    if kind in _MARKUP_TYPES:
+        return True
+    return False if kind == "text/plain" else None
 
 
 def _http_link(value: object, base: str | None) -> str | None:
@@ -78,8 +101,9 @@ def _make_article(
     language: str | None,
     authors: Iterable[str],
     link_only: bool = False,
+    markup: bool | None = None,
 ) -> Article:
-    paragraphs = _body(body, title) if body else []
+    paragraphs = _body(body, title, markup) if body else []
     if not title and paragraphs:
         first = paragraphs[0]
         title = first if len(first) <= _TITLE_FROM_TEXT_MAX else first[:_TITLE_FROM_TEXT_MAX] + "…"
@@ -127,12 +151,16 @@ def _struct_date(entry: Mapping[str, Any], *keys: str) -> datetime | None:
     return None
 
 
-def _entry_body(entry: Mapping[str, Any]) -> str:
-    """The richest text an entry carries: its longest content, else its summary."""
-    contents = [str(c.get("value") or "") for c in entry.get("content") or [] if c]
-    best = max(contents, key=len, default="")
+def _entry_body(entry: Mapping[str, Any]) -> tuple[str, bool | None]:
+    """The richest text an entry carries (its longest content, else its summary) and whether
+    it is markup (:func:`_is_markup`)."""
+    contents = [c for c in entry.get("content") or [] if hasattr(c, "get")]
+    best = max(contents, key=lambda c: len(str(c.get("value") or "")), default=None)
+    body = str(best.get("value") or "") if best is not None else ""
     summary = str(entry.get("summary") or "")
-    return best if len(best) >= len(summary) else summary
+    if best is not None and len(body) >= len(summary):
+        return body, _markup_type(best.get("type"))
+    return summary, _is_markup(entry, "summary")
 
 
 def _entry_authors(entry: Mapping[str, Any]) -> list[str]:
@@ -142,23 +170,17 @@ def _entry_authors(entry: Mapping[str, Any]) -> list[str]:
     return [_text(n) for n in names]
 
 
-def _deeply_nested(content: bytes) -> bool:
-    """Whether the document, or HTML in it (escaped or not), nests deeper than MAX_DEPTH."""
-    if content.count(b"<") + content.count(b"&lt;") <= MAX_DEPTH:
-        return False
-    return nesting_depth(content.decode("latin-1").replace("&lt;", "<")) > MAX_DEPTH
-
-
 def _parse_xml(content: bytes, headers: Mapping[str, str], *, source: str, origin: str) -> Any:
-    # feedparser's sanitiser and link resolver re-parse entry HTML at a cost that grows with
-    # depth times size; for hostile nesting they are skipped (entries are reduced to plain
-    # text by html_to_text either way, and entry links are resolved by _http_link).
-    careful = not _deeply_nested(content)
+    # feedparser's HTML sanitiser and its resolver of links inside entry HTML are off: every
+    # field is reduced to plain text (html_to_text drops scripts, styles and the like, and all
+    # tags), the links inside it are not kept, and the entry's own link is resolved by
+    # feedparser and _http_link. They re-parsed each entry's HTML twice (a third of
+    # feedparser's time), at a cost that grows with depth times size for hostile nesting.
     parsed = feedparser.parse(
         io.BytesIO(content),
         response_headers=dict(headers),
-        resolve_relative_uris=careful,
-        sanitize_html=careful,
+        resolve_relative_uris=False,
+        sanitize_html=False,
     )
     if not parsed.get("version") and not parsed.get("entries"):
         reason = parsed.get("bozo_exception")
@@ -177,29 +199,31 @@ def _from_feedparser(
     feed = parsed.get("feed") or {}
     language = feed.get("language")
     result = ParsedFeed(
-        title=_text(feed.get("title")) or None,
+        title=_text(feed.get("title"), _is_markup(feed, "title")) or None,
         kind=str(parsed.get("version") or "unknown"),
         entries=len(parsed.get("entries") or []),
     )
     for number, entry in enumerate(parsed.get("entries") or [], start=1):
         entry_origin = f"{origin}#entry-{number}"
         try:
-            title = _text(entry.get("title"))
+            title = _text(entry.get("title"), _is_markup(entry, "title"))
             link = _http_link(entry.get("link"), base)
             guid = entry.get("id")
+            body, markup = _entry_body(entry)
             result.items.append(
                 FeedItem(
                     _make_article(
                         source=source,
                         origin=entry_origin,
                         title=title,
-                        body=_entry_body(entry),
+                        body=body,
                         link=link,
                         guid=str(guid) if guid else None,
                         published=_struct_date(entry, "published_parsed", "updated_parsed"),
                         language=language,
                         authors=_entry_authors(entry),
                         link_only=link_only,
+                        markup=markup,
                     ),
                     link,
                 )
@@ -239,8 +263,8 @@ def parse_json_feed(
             continue
         try:
             link = _http_link(item.get("url") or item.get("external_url"), base)
-            body = str(item.get("content_html") or item.get("content_text") or "")
-            body = body or str(item.get("summary") or "")
+            html = str(item.get("content_html") or "")
+            body = html or str(item.get("content_text") or "") or str(item.get("summary") or "")
             guid = item.get("id")
             result.items.append(
                 FeedItem(
@@ -256,6 +280,7 @@ def parse_json_feed(
                         language=str(item.get("language") or data.get("language") or "") or None,
                         authors=_json_authors(item) or feed_authors,
                         link_only=link_only,
+                        markup=True if html else None,
                     ),
                     link,
                 )

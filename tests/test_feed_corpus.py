@@ -25,8 +25,10 @@ def test_every_corpus_feed_yields_articles_or_one_error(sqlite_url: str) -> None
     assert counts.crashed == []
     assert counts.files == len(corpus_files(CORPUS)) > 2000
     assert counts.feeds_with_articles + counts.feeds_with_error == counts.files
-    assert counts.feeds_with_articles > 500 and counts.articles_read > 500
-    assert counts.articles_stored > 100  # the corpus repeats a few example.org links
+    # Over a hundred of the sanitiser's test files hold an entry of markup with no text at
+    # all (an empty <sound/>, an <svg> drawing): each is one entry error, not an article.
+    assert counts.feeds_with_articles > 450 and counts.articles_read > 450
+    assert counts.articles_stored > 75  # the corpus repeats a few example.org links
     assert set(counts.errors) <= {
         "empty",
         "no-usable-entries",

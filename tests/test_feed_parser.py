@@ -188,3 +188,45 @@ def test_html_to_text_blocks_dropped_parts_and_nesting() -> None:
     nested = "<div>" * 300 + "<p>deep text</p>" + "</div>" * 300
     assert html_to_text(nested) == "deep text"
     assert html_to_text("") == "" and html_to_text("<!-- only -->") == ""
+
+
+MARKUP_RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>AT&amp;T deal</title><link>http://e.com/1</link>
+<description>AT&amp;T rises &amp;amp; falls, a &lt; b</description></item>
+<item><title>Scripts</title><link>http://e.com/2</link><description>&lt;p&gt;Fish &amp;amp;
+chips&lt;/p&gt;&lt;script&gt;bad()&lt;/script&gt;&lt;p&gt;two&lt;/p&gt;</description></item>
+<item><title>Unknown tags</title><link>http://e.com/3</link>
+<description><![CDATA[<blink>safe</blink> <embed src="x"> <iframe src="y">no</iframe>here]]>
+</description></item>
+<item><link>http://e.com/4</link><description>&lt;sound&gt;&lt;/sound&gt;</description></item>
+</channel></rss>"""
+
+MARKUP_ATOM = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
+<entry><title type="text">a &lt;b&gt; c</title><id>x1</id><link href="http://e.com/a"/>
+<content type="text">Literal &lt;p&gt; in text &amp; more</content></entry>
+<entry><title type="html">Bold &lt;b&gt;x&lt;/b&gt; &amp;amp; co</title><id>x2</id>
+<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Para <script>no()</script>one
+</p><p>&lt;blink&gt; as text</p></div></content></entry>
+</feed>"""
+
+
+def test_markup_follows_the_declared_type() -> None:
+    """HTML and XHTML fields are reduced to their text (entities decoded, scripts and every
+    tag dropped, with feedparser's sanitiser off); plain-text fields keep what they say."""
+    rss = parse_feed(MARKUP_RSS, source="s", origin="http://e.com/feed")
+    got = [(i.article.title, i.article.text) for i in rss.items]
+    assert got == [
+        ("AT&T deal", "AT&T rises & falls, a < b"),
+        ("Scripts", "Fish & chips\n\ntwo"),
+        ("Unknown tags", "safe here"),
+    ]
+    # an entry whose HTML has no text at all is not stored as its tags
+    assert [str(p) for p in rss.problems] == [
+        "http://e.com/feed#entry-4: entry has no title and no text"
+    ]
+    atom = parse_feed(MARKUP_ATOM, source="s", origin="http://e.com/feed")
+    got = [(i.article.title, i.article.text) for i in atom.items]
+    assert got == [
+        ("a <b> c", "Literal <p> in text & more"),
+        ("Bold x & co", "Para one\n\n<blink> as text"),
+    ]
