@@ -156,8 +156,8 @@ def stages(kind: str, directory: Path, db: Path, batch_size: int) -> dict[str, A
     from newsflow.errors import SourceError
     from newsflow.pipeline import neardup_config, prepare_database, tag_document, tagger_for
     from parsers import batched, iter_path
-    from processing.dedup import content_hash
-    from processing.neardup import signature
+    from processing.dedup import dedup_basis, hash_of_basis
+    from processing.neardup import signature_of_basis
     from storage.repository import BatchResult, store_batch
 
     started = time.perf_counter()
@@ -169,7 +169,10 @@ def stages(kind: str, directory: Path, db: Path, batch_size: int) -> dict[str, A
 
     def process_and_store(articles: list[Article]) -> None:
         t0 = time.perf_counter()
-        keys = [(content_hash(a), signature(a, near) if near.enabled else None) for a in articles]
+        bases = [dedup_basis(a) for a in articles]  # normalised once for both keys, as in the flow
+        keys = [
+            (hash_of_basis(b), signature_of_basis(b, near) if near.enabled else None) for b in bases
+        ]
         t1 = time.perf_counter()
         tags = [tag_document(tagger, a.document) for a in articles]
         t2 = time.perf_counter()
