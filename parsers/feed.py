@@ -52,7 +52,7 @@ def _text(value: object, markup: bool | None = None) -> str:
     """Plain text of a feed field: markup (``markup``, else when it looks like HTML or has
     an entity) becomes its text."""
     text = str(value or "")
-    if markup if markup is not None else looks_like_html(text) or "&" in text:
+    if markup if markup is not None else (looks_like_html(text) or "&" in text):
         text = html_to_text(text)
     return normalize_line(normalize_unicode(text))
 
