@@ -89,7 +89,8 @@ def test_a_tree_is_walked_in_order_without_hidden_entries(tmp_path: Path) -> Non
     """Directories in sorted order (the top one first), files sorted within each; hidden
     files and directories and unsupported files left out; a symlinked directory's own files
     read (what is below it is not walked)."""
-    for relative in ["b.txt", "a.txt", "z/c.txt", "m/n/d.txt", "m/e.txt", ".hidden/f.txt"]:
+    hidden = [".hidden/f.txt", ".hidden/deep/i.txt", "m/.cache/j.txt"]
+    for relative in ["b.txt", "a.txt", "z/c.txt", "m/n/d.txt", "m/e.txt", *hidden]:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text("Title\n\nBody of the story.\n", encoding="utf-8")
     (tmp_path / ".g.txt").write_text("hidden\n", encoding="utf-8")
