@@ -21,7 +21,7 @@ from flows.host_limits import limiter_for
 from flows.reporting import emit_article_events, poll_source_counts, publish_run_report
 from newsflow.escape import markdown_cell
 from newsflow.fetch import Fetcher, FetchPolicy
-from newsflow.parallel import CallPool
+from newsflow.parallel import CallPool, startup_frozen
 from newsflow.pipeline import prepare_database, tagger_for
 from newsflow.polling import (
     INLINE,
@@ -118,7 +118,7 @@ def poll_flow(
     summary = PollSummary(run_id=run_id, database=describe(settings.database_url), inputs=urls)
     outcomes: list[FeedOutcome] = []
     try:
-        with feed_workers(settings) as pool:
+        with startup_frozen(), feed_workers(settings) as pool:
             _run_workers[run_id] = pool
             try:
                 pending: list[Any] = []

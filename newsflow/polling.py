@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from newsflow.article import Article, ProcessedArticle, Tag
 from newsflow.errors import NewsflowError, SourceError
 from newsflow.fetch import Fetcher, FetchPolicy, FetchResult
-from newsflow.parallel import CallPool
+from newsflow.parallel import CallPool, startup_frozen
 from newsflow.pipeline import (
     IngestSummary,
     Preparer,
@@ -81,7 +81,7 @@ class FeedOutcome:
     status: int | None = None
     result: BatchResult = field(default_factory=BatchResult)
     error: str | None = None
-    # a fetch error kind (see FetchResult), or "parse", "empty", "no-usable-entries"
+    # a fetch error kind (see FetchResult), or "parse", "process", "empty", "no-usable-entries"
     error_kind: str | None = None
     entries: int = 0
     skipped_known: int = 0  # full-text feeds: entries already stored, not fetched again
@@ -139,6 +139,31 @@ def _with_extra_tags(items: list[ProcessedArticle], tags: Sequence[str]) -> list
         extra = tuple(t for t in source_tags(item.article, tags) if t.topic not in own)
         out.append(dataclasses.replace(item, tags=item.tags + extra))
     return out
+
+
+class ProcessingFailed(Exception):
+    """A feed's entries were parsed but could not be processed (a bug on hostile input)."""
+
+
+def parse_and_process(
+    content: bytes,
+    *,
+    source: str,
+    origin: str,
+    base_url: str | None,
+    headers: dict[str, str],
+    taxonomy: Path | None,
+    near: NearDupConfig,
+) -> tuple[ParsedFeed, list[ProcessedArticle]]:
+    """Parse a feed and process its entries' articles (:func:`process_with`): all of a
+    feed's CPU work in one call, so a worker is handed the feed once and returns the
+    result once. Raises what :func:`parse_feed` raises, and :class:`ProcessingFailed`."""
+    parsed = parse_feed(content, source=source, origin=origin, base_url=base_url, headers=headers)
+    try:
+        processed = process_with(taxonomy, [item.article for item in parsed.items], near)
+    except Exception as exc:
+        raise ProcessingFailed(f"cannot process the feed's entries: {exc!r}") from exc
+    return parsed, processed
 
 
 def _page_content(page: FetchResult) -> PageContent | None:
@@ -225,24 +250,42 @@ def poll_feed(
         feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_ACCEPT
     )
     outcome.status = response.status
+    near = neardup_config(settings)
     parsed: ParsedFeed | None = None
+    # A feed whose entries are the articles is parsed and processed in one call (one
+    # hand-over to a worker); a full-text feed's pages are fetched between the two.
+    prepared: list[ProcessedArticle] | None = None
     if response.error is not None:
         outcome.error, outcome.error_kind = response.error, response.error_kind
     elif response.not_modified:
         outcome.outcome = "not-modified"
     else:
         try:
-            parsed = workers.run(
-                parse_feed,
-                response.content,
-                source=feed.name,
-                origin=feed.url,
-                base_url=response.final_url,
-                headers=response.headers,
-                link_only=feed.fetch_full_text,
-            )
+            if not feed.fetch_full_text and tagger is tagger_for(settings.taxonomy):
+                parsed, prepared = workers.run(
+                    parse_and_process,
+                    response.content,
+                    source=feed.name,
+                    origin=feed.url,
+                    base_url=response.final_url,
+                    headers=response.headers,
+                    taxonomy=settings.taxonomy,
+                    near=near,
+                )
+            else:
+                parsed = workers.run(
+                    parse_feed,
+                    response.content,
+                    source=feed.name,
+                    origin=feed.url,
+                    base_url=response.final_url,
+                    headers=response.headers,
+                    link_only=feed.fetch_full_text,
+                )
         except SourceError as exc:
             outcome.error, outcome.error_kind = exc.message, "parse"
+        except ProcessingFailed as exc:
+            outcome.error, outcome.error_kind = str(exc), "process"
         except Exception as exc:  # a parser bug on hostile input is this feed's error only
             outcome.error, outcome.error_kind = f"cannot parse feed: {exc!r}", "parse"
     if parsed is not None:
@@ -270,10 +313,9 @@ def poll_feed(
                         )
             else:
                 articles = [i.article for i in items]
-            near = neardup_config(settings)
-            processed = _with_extra_tags(
-                _process(articles, tagger, near, settings, workers), feed.tags
-            )
+            if prepared is None:
+                prepared = _process(articles, tagger, near, settings, workers)
+            processed = _with_extra_tags(prepared, feed.tags)
             # A store that fails (after db_retry_seconds) raises before the feed's state is
             # saved: its ETag/Last-Modified stay as they were and the next poll fetches again.
             outcome.result = with_retry(
@@ -412,9 +454,15 @@ def run_poll(
         run_id=run_id, database=describe(settings.database_url), inputs=[f.url for f in due]
     )
     try:
-        outcomes = poll_feeds(
-            due, engine=engine, tagger=tagger, settings=settings, run_id=run_id, fetcher=fetcher
-        )
+        with startup_frozen():
+            outcomes = poll_feeds(
+                due,
+                engine=engine,
+                tagger=tagger,
+                settings=settings,
+                run_id=run_id,
+                fetcher=fetcher,
+            )
     except BaseException:
         repository.finish_run(engine, run_id, summary.totals, status="failed")
         raise

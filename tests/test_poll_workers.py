@@ -285,6 +285,26 @@ def test_polls_with_workers_store_what_one_process_stores(
     assert ("down", "error", 503, None, 2, "HTTP 503", 600 * 4.0) in state["feeds"]  # backed off
 
 
+def test_a_summary_feed_is_handed_to_a_worker_once(
+    tmp_path: Path, newsroom: list[FeedSource]
+) -> None:
+    """A feed whose entries are the articles is parsed, signed and tagged in one worker call;
+    a full-text feed is parsed, each page extracted, then its articles processed."""
+    url = f"sqlite:///{tmp_path / 'once.db'}"
+    engine = prepare_database(url, tagger_for(None))
+    settings = settings_for(url, workers=2)
+    by_name = {source.name: source for source in newsroom}
+    with CallPool(2, start_after=0) as pool:
+        pool.start(wait=True)
+        (wire,) = _poll(engine, settings, [by_name["wire"]], pool)
+        assert (wire.result.new, pool.worker_calls) == (12, 1)
+        (bulletin,) = _poll(engine, settings, [by_name["bulletin"]], pool)
+        assert (bulletin.result.new, pool.worker_calls) == (10, 2)
+        (longform,) = _poll(engine, settings, [by_name["longform"]], pool)
+        assert longform.result.new == 8
+        assert pool.worker_calls == 2 + 1 + 7 + 1  # parse, 7 pages, process
+
+
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
 def test_ctrl_c_while_call_pool_workers_start_is_left_to_the_parent(tmp_path: Path) -> None:
     """A call from a thread starts the workers; a Ctrl-C to the process group while they

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from newsflow.article import Article, ProcessedArticle
 from newsflow.fetch import Fetcher, FetchPolicy
 from newsflow.pipeline import tagger_for
 from newsflow.polling import FeedOutcome, poll_feeds
 from newsflow.settings import Settings, load_settings
 from newsflow.sources import FeedSource
+from processing.neardup import NearDupConfig
 from storage import feeds, models
 from tests.conftest import DATA
 from tests.loopback import LoopbackServer, Reply, Request
@@ -248,6 +251,45 @@ def test_a_page_that_breaks_extraction_keeps_the_summary(
     (outcome,) = poll(engine, settings_for(sqlite_url), [source])
     assert outcome.outcome == "ok" and outcome.result.new == 3
     assert sum("not extracted: RecursionError" in p.message for p in outcome.problems) == 2
+
+
+def test_a_feed_whose_entries_cannot_be_processed_is_that_feeds_error(
+    sqlite_url: str, site: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug while signing or tagging one feed's entries (hostile input) is recorded against
+    that feed, which backs off, and stores nothing of it; the other feeds are stored."""
+    from newsflow import polling
+    from newsflow.pipeline import prepare_database, process_with
+
+    def fails_for_wire(
+        taxonomy: Path | None, articles: Sequence[Article], near: NearDupConfig
+    ) -> list[ProcessedArticle]:
+        if articles and articles[0].source == "wire":
+            raise RecursionError("maximum recursion depth exceeded")
+        return process_with(taxonomy, articles, near)
+
+    monkeypatch.setattr(polling, "process_with", fails_for_wire)
+    site.routes["/wire.xml"] = Reply(200, (LIVE / "feed.xml").read_bytes().replace(b"{base}", b""))
+    engine = prepare_database(sqlite_url, tagger_for(None))
+    outcomes = poll(
+        engine,
+        settings_for(sqlite_url),
+        [FeedSource("desk", site.url("/feed.xml")), FeedSource("wire", site.url("/wire.xml"))],
+    )
+    by_name = {o.name: o for o in outcomes}
+    assert by_name["desk"].outcome == "ok" and by_name["desk"].result.new == 3
+    wire = by_name["wire"]
+    assert (wire.outcome, wire.error_kind, wire.result.new) == ("error", "process", 0)
+    assert wire.error == (
+        "cannot process the feed's entries: RecursionError('maximum recursion depth exceeded')"
+    )
+    with Session(engine) as session:
+        errors = {e.origin: e.message for e in session.scalars(select(models.IngestionError))}
+        assert errors == {site.url("/wire.xml"): wire.error}
+        stored = session.scalars(select(models.Article.source_id)).all()
+        assert len(stored) == 3
+    state = {f.name: f for f in feeds.list_feeds(engine)}["wire"]
+    assert (state.error_count, state.last_error, state.etag) == (1, wire.error, None)
 
 
 def test_link_only_entries_take_title_and_text_from_their_page(
