@@ -7,9 +7,10 @@ headline is left out on purpose: syndicated copies often change it.
 
 A *signature* is the MinHash of the shingle set (``num_perm`` 32-bit values, datasketch's
 ``affine32`` scheme with a fixed seed, so it is stable across processes) plus the number of
-shingles. The scheme's arithmetic is done here on the whole set at once (one array operation
-instead of a Python call per shingle); ``tests/test_neardup.py`` checks it gives datasketch's
-values. The signature is cut into ``bands`` bands; each band is hashed to a 64-bit *bucket*.
+shingles. The scheme's permutations are drawn and its arithmetic done here, on the whole set at
+once (one array operation instead of a Python call per shingle); ``tests/test_neardup.py``
+checks both give datasketch's values. The signature is cut into ``bands`` bands; each band is
+hashed to a 64-bit *bucket*.
 Two articles that share a bucket in any band are *candidates*: with 32 bands of 4 rows, a pair
 with Jaccard similarity 0.5 becomes a candidate with probability 0.87, at 0.7 with 0.9998,
 at 0.2 with 0.05.
@@ -112,13 +113,17 @@ def _shingles_of_normalized(normalized: str, words: int) -> set[str]:
 
 
 @lru_cache(maxsize=8)
-def _permutations(num_perm: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    # Imported here: datasketch imports scipy for its LSH (~0.5 s), which only signing needs,
-    # not every command that imports this module.
-    from datasketch import MinHash
+def permutations(num_perm: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """The ``affine32`` scheme's ``num_perm`` permutations ``h -> a * h + b mod 2**32`` (odd
+    ``a``), drawn from NumPy's ``RandomState(SEED)``: what datasketch's
+    ``MinHash(num_perm, seed=SEED, scheme="affine32").permutations`` holds (a test checks).
 
-    a, b = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
-    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
+    Drawn here rather than read from datasketch, whose import (it loads SciPy for its LSH)
+    cost each signing process about a second: every small ingest, every worker."""
+    draw = np.random.RandomState(SEED)
+    a = draw.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = draw.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 def _fmix32(hv: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
@@ -138,7 +143,7 @@ def minhash_values(grams: set[str], num_perm: int) -> npt.NDArray[np.uint32]:
     sha1 = hashlib.sha1
     digests = b"".join([sha1(g.encode("utf-8")).digest()[:4] for g in grams])
     hv = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32).reshape(-1, 1))
-    a, b = _permutations(num_perm)
+    a, b = permutations(num_perm)
     values = np.full(num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
     for start in range(0, len(hv), _CHUNK):
         np.minimum(values, (hv[start : start + _CHUNK] * a + b).min(axis=0), out=values)

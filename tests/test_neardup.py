@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from processing.neardup import (
     Signature,
     band_keys,
     is_near_copy,
+    permutations,
     shares_bucket,
     shingles,
     signature,
@@ -71,6 +74,30 @@ def test_signatures_are_datasketchs_minhash(num_perm: int) -> None:
         sig = text_signature(text, config)
         assert sig is not None and sig.size == len(grams)
         assert np.array_equal(sig.values, np.asarray(reference.hashvalues, dtype=np.uint32))
+
+
+@pytest.mark.parametrize("num_perm", [128, 64, 256, 1])
+def test_permutations_are_datasketchs(num_perm: int) -> None:
+    a, b = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
+    ours = permutations(num_perm)
+    assert ours[0].dtype == ours[1].dtype == np.uint32
+    assert np.array_equal(ours[0], a) and np.array_equal(ours[1], b)
+    assert all(int(x) % 2 == 1 for x in ours[0])  # odd: each permutation is a bijection
+
+
+def test_signing_does_not_import_datasketch() -> None:
+    """A process that signs articles (a worker, a small ingest) does not pay for importing
+    datasketch and SciPy: it is the tests' reference only."""
+    script = (
+        "import sys\n"
+        "from processing.neardup import NearDupConfig, text_signature\n"
+        "assert text_signature('one two three four five six seven', NearDupConfig())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('datasketch', 'scipy')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_band_keys_fit_a_signed_bigint() -> None:
