@@ -49,6 +49,7 @@ SEEDS = ROOT / "seeds"
 FEED_CORPUS = ROOT.parent / "shared" / "corpora" / "feedparser"
 CACHE = Path(tempfile.gettempdir()) / "newsflow-bench"
 DEFAULT_SEED = 20261125
+PER_FEED = 100  # entries per feed file
 COPY_SHARE = 0.05
 VOCABULARY_SIZE = 30_000
 SOURCES = 200
@@ -374,7 +375,7 @@ def write_html(directory: Path, count: int, seed: int) -> None:
         (folder / f"{a.index:07d}.html").write_text(page_html(a), encoding="utf-8")
 
 
-def write_feeds(directory: Path, count: int, seed: int, per_feed: int = 100) -> None:
+def write_feeds(directory: Path, count: int, seed: int, per_feed: int = PER_FEED) -> None:
     for start in range(0, count, per_feed):
         entries = list(articles(min(count, start + per_feed), seed, start=start))
         number = start // per_feed
@@ -417,15 +418,28 @@ def write_warc(directory: Path, count: int, seed: int, per_file: int = 10_000) -
 WRITERS = {"jsonl": write_jsonl, "html": write_html, "feed": write_feeds, "warc": write_warc}
 
 
-def corpus(kind: str, count: int, seed: int = DEFAULT_SEED, cache_dir: Path = CACHE) -> Path:
-    """The directory holding ``count`` articles as ``kind``, generated once and cached."""
-    directory = cache_dir / f"{kind}-{count}-{seed}"
+def corpus(
+    kind: str,
+    count: int,
+    seed: int = DEFAULT_SEED,
+    cache_dir: Path = CACHE,
+    *,
+    per_feed: int | None = None,
+) -> Path:
+    """The directory holding ``count`` articles as ``kind``, generated once and cached; feed
+    files hold ``per_feed`` entries each (:data:`PER_FEED` when ``None``)."""
+    per_feed = per_feed or PER_FEED
+    shape = "" if kind != "feed" or per_feed == PER_FEED else f"x{per_feed}"
+    directory = cache_dir / f"{kind}-{count}{shape}-{seed}"
     if (directory / ".done").exists():
         return directory
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
-    WRITERS[kind](directory, count, seed)
+    if kind == "feed":
+        write_feeds(directory, count, seed, per_feed)
+    else:
+        WRITERS[kind](directory, count, seed)
     (directory / ".done").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ"), encoding="utf-8")
     return directory
 

@@ -1,9 +1,12 @@
-"""The poll flow: poll the feeds that are due, one task per feed, a few feeds at a time.
+"""The poll flow: poll the feeds that are due, a few tasks at a time.
 
-The logic is :mod:`newsflow.polling`'s; this module only orchestrates it. ``newsflow serve``
-serves this flow on a schedule (:func:`poll_deployment`), so each run polls only what is due.
-The tasks run in threads of the flow's process and share one pool of worker processes for
-the CPU work (:func:`newsflow.polling.feed_workers`), started only when a run has enough of it.
+Each task polls a group of feeds one after another (:func:`newsflow.polling.feed_groups`): one
+feed per task in a small poll, up to 20 in a large one, since a task run costs about as much
+CPU as polling a small feed. The logic is :mod:`newsflow.polling`'s; this module only
+orchestrates it. ``newsflow serve`` serves this flow on a schedule (:func:`poll_deployment`),
+so each run polls only what is due. The tasks run in threads of the flow's process and share
+one pool of worker processes for the CPU work (:func:`newsflow.polling.feed_workers`), started
+only when a run has enough of it.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from newsflow.polling import (
     INLINE,
     FeedOutcome,
     PollSummary,
+    feed_groups,
     feed_workers,
     feeds_to_poll,
+    group_label,
     poll_feed,
     summarize,
 )
@@ -64,22 +69,30 @@ def close_shared_fetchers() -> None:
         _fetchers.clear()
 
 
-@task(name="poll-feed", cache_policy=NO_CACHE, task_run_name="poll-{feed.name}")
-def poll_feed_task(
-    feed: FeedRecord, database_url: str, taxonomy: str | None, run_id: int
-) -> FeedOutcome:
-    """Fetch, parse and store one feed; its failures come back in the outcome. The pool of
-    the run (when the task runs in the flow's process) parses, extracts and tags."""
+@task(name="poll-feeds", cache_policy=NO_CACHE, task_run_name="poll-{label}")
+def poll_feeds_task(
+    group: list[FeedRecord], label: str, database_url: str, taxonomy: str | None, run_id: int
+) -> list[FeedOutcome]:
+    """Fetch, parse and store a group of feeds (:func:`newsflow.polling.feed_groups`), one
+    after another; each feed's failures come back in its outcome. The pool of the run (when
+    the task runs in the flow's process) parses, extracts and tags."""
     settings = load_settings(database_url=database_url, taxonomy=taxonomy)
-    return poll_feed(
-        feed,
-        engine=open_database(settings.database_url),
-        tagger=tagger_for(settings.taxonomy),
-        fetcher=shared_fetcher(FetchPolicy.from_settings(settings)),
-        settings=settings,
-        run_id=run_id,
-        workers=_run_workers.get(run_id, INLINE),
-    )
+    engine = open_database(settings.database_url)
+    tagger = tagger_for(settings.taxonomy)
+    fetcher = shared_fetcher(FetchPolicy.from_settings(settings))
+    workers = _run_workers.get(run_id, INLINE)
+    return [
+        poll_feed(
+            feed,
+            engine=engine,
+            tagger=tagger,
+            fetcher=fetcher,
+            settings=settings,
+            run_id=run_id,
+            workers=workers,
+        )
+        for feed in group
+    ]
 
 
 def _feeds_markdown(summary: PollSummary) -> str:
@@ -122,13 +135,20 @@ def poll_flow(
             _run_workers[run_id] = pool
             try:
                 pending: list[Any] = []
-                for feed in due:
+                for group in feed_groups(due, settings.poll_concurrency):
                     if len(pending) >= settings.poll_concurrency:
-                        outcomes.append(pending.pop(0).result())
+                        outcomes.extend(pending.pop(0).result())
                     pending.append(
-                        poll_feed_task.submit(feed, settings.database_url, taxonomy_name, run_id)
+                        poll_feeds_task.submit(
+                            group,
+                            group_label([f.name for f in group]),
+                            settings.database_url,
+                            taxonomy_name,
+                            run_id,
+                        )
                     )
-                outcomes.extend(future.result() for future in pending)
+                for future in pending:
+                    outcomes.extend(future.result())
             finally:
                 del _run_workers[run_id]
     except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted

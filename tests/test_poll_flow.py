@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +17,7 @@ from storage import models
 from storage.db import open_database
 from tests.conftest import DATA
 from tests.loopback import LoopbackServer, Reply
+from tests.warcbuild import story
 
 LIVE = DATA / "live"
 
@@ -67,6 +70,60 @@ def test_poll_flow_polls_due_feeds_then_nothing(
         runs = session.scalars(select(models.IngestionRun).order_by(models.IngestionRun.id)).all()
         assert [(r.status, r.new) for r in runs] == [("completed", 3), ("completed", 0)]
         assert all(r.flow_run_id for r in runs)
+
+
+@pytest.mark.prefect
+def test_poll_flow_polls_groups_of_feeds_one_task_each(
+    prefect_server: None,
+    polite_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    loopback: LoopbackServer,
+    tmp_path: Path,
+    sqlite_url: str,
+) -> None:
+    """Nine feeds polled one at a time make four groups (four tasks of 3, 2, 2 and 2 feeds,
+    named for their first feed); every feed's outcome comes back in order."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows.poll import poll_flow
+
+    monkeypatch.setenv("NEWSFLOW_POLL_CONCURRENCY", "1")
+    lines = ["feeds:"]
+    for n in range(9):
+        items = "".join(
+            f"<item><title>Feed {n} story {k}</title><link>{loopback.base}/f{n}/{k}</link>"
+            f"<description>{' '.join(story(10 * n + k))}</description></item>"
+            for k in range(2)
+        )
+        loopback.routes[f"/f{n}.xml"] = Reply(
+            200, f'<rss version="2.0"><channel><title>f{n}</title>{items}</channel></rss>'.encode()
+        )
+        lines.append(f"  - {{name: f{n}, url: '{loopback.url(f'/f{n}.xml')}'}}")
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    summary = poll_flow(str(sources), database_url=sqlite_url)
+    assert [(f.name, f.outcome, f.result.new) for f in summary.feeds] == [
+        (f"f{n}", "ok", 2) for n in range(9)
+    ]
+    with Session(open_database(sqlite_url)) as session:
+        flow_run_id = session.scalars(select(models.IngestionRun.flow_run_id)).one()
+    assert flow_run_id
+    runs = FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)]))
+    with get_client(sync_client=True) as client:
+        deadline = time.monotonic() + 30  # the server records task runs from their events
+        while True:
+            names = sorted(t.name for t in client.read_task_runs(flow_run_filter=runs))
+            if len(names) >= 4 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert names == [
+        "poll-f0 and 2 more",
+        "poll-f3 and 1 more",
+        "poll-f5 and 1 more",
+        "poll-f7 and 1 more",
+    ]
 
 
 def test_serve_deployment_schedule(sources_file: Path, sqlite_url: str) -> None:

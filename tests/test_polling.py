@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from newsflow.article import Article, ProcessedArticle
 from newsflow.fetch import Fetcher, FetchPolicy
 from newsflow.pipeline import tagger_for
-from newsflow.polling import FeedOutcome, poll_feeds
+from newsflow.polling import FeedOutcome, feed_groups, group_label, poll_feeds
 from newsflow.settings import Settings, load_settings
 from newsflow.sources import FeedSource
 from processing.neardup import NearDupConfig
@@ -366,3 +366,32 @@ def test_a_syndicated_story_in_two_feeds_is_one_original_and_a_copy(
     with Session(engine) as session:
         rows = session.scalars(select(models.Article).order_by(models.Article.id)).all()
     assert len(rows) == 2 and rows[1].duplicate_of == rows[0].id
+
+
+@pytest.mark.parametrize(
+    ("feeds", "concurrency", "sizes"),
+    [
+        (0, 4, []),
+        (1, 4, [1]),
+        (16, 4, [1] * 16),  # a small poll: one task per feed
+        (17, 4, [2] + [1] * 15),
+        (100, 4, [7] * 4 + [6] * 12),
+        (100, 1, [20] * 5),
+        (1000, 4, [20] * 50),
+        (1001, 4, [20] * 32 + [19] * 19),  # none over 20
+    ],
+)
+def test_feed_groups_are_even_and_keep_the_order(
+    feeds: int, concurrency: int, sizes: list[int]
+) -> None:
+    due = list(range(feeds))
+    groups = feed_groups(due, concurrency)
+    assert [len(g) for g in groups] == sizes
+    assert [feed for group in groups for feed in group] == due
+
+
+def test_group_labels_name_the_first_feed() -> None:
+    assert [group_label(["desk"]), group_label(["desk", "wire", "tass"])] == [
+        "desk",
+        "desk and 2 more",
+    ]
