@@ -157,8 +157,7 @@ def poll_flow(
         raise
     summarize(summary, outcomes)
     repository.finish_run(engine, run_id, summary.totals)
-    for outcome in outcomes:
-        emit_article_events(engine, outcome.result)
+    emit_article_events(engine, summary.totals)  # every feed's articles: one look-up, bulk posts
     publish_run_report(
         "poll",
         run_id,

@@ -28,12 +28,11 @@ from sqlalchemy import Engine
 from newsflow.article import Article, ProcessedArticle, Tag
 from newsflow.errors import NewsflowError, SourceError
 from newsflow.fetch import Fetcher, FetchPolicy, FetchResult
-from newsflow.parallel import CallPool, startup_frozen
+from newsflow.parallel import CallPool
 from newsflow.pipeline import (
     IngestSummary,
     Preparer,
     neardup_config,
-    prepare_database,
     process,
     process_with,
     tagger_for,
@@ -45,7 +44,6 @@ from parsers.feed import FeedItem, ParsedFeed, parse_feed
 from processing.neardup import NearDupConfig
 from processing.tagger import Tagger
 from storage import feeds, repository
-from storage.db import describe
 from storage.feeds import FeedRecord, FeedUpdate
 from storage.models import utcnow
 from storage.repository import BatchResult
@@ -470,36 +468,3 @@ def feeds_to_poll(
     )
     check_feed_tags(records, tagger)
     return records
-
-
-def run_poll(
-    settings: Settings,
-    sources_file: Path | None = None,
-    *,
-    fetcher: Fetcher | None = None,
-    due_only: bool = True,
-) -> PollSummary:
-    """Poll the due feeds without Prefect: one ingestion run, feeds polled concurrently."""
-    tagger = tagger_for(settings.taxonomy)
-    engine = prepare_database(settings.database_url, tagger)
-    due = feeds_to_poll(engine, tagger, sources_file, due_only=due_only)
-    run_id = repository.start_run(engine, [f.url for f in due])
-    summary = PollSummary(
-        run_id=run_id, database=describe(settings.database_url), inputs=[f.url for f in due]
-    )
-    try:
-        with startup_frozen():
-            outcomes = poll_feeds(
-                due,
-                engine=engine,
-                tagger=tagger,
-                settings=settings,
-                run_id=run_id,
-                fetcher=fetcher,
-            )
-    except BaseException:
-        repository.finish_run(engine, run_id, summary.totals, status="failed")
-        raise
-    summarize(summary, outcomes)
-    repository.finish_run(engine, run_id, summary.totals)
-    return summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from storage import models
 from storage.db import open_database
 from tests.conftest import DATA
 from tests.loopback import LoopbackServer, Reply
+from tests.test_events import _read_events, _stored_topics
 from tests.warcbuild import story
 
 LIVE = DATA / "live"
@@ -82,7 +83,8 @@ def test_poll_flow_polls_groups_of_feeds_one_task_each(
     sqlite_url: str,
 ) -> None:
     """Nine feeds polled one at a time make four groups (four tasks of 3, 2, 2 and 2 feeds,
-    named for their first feed); every feed's outcome comes back in order."""
+    named for their first feed); every feed's outcome comes back in order, and every feed's
+    tagged articles have their event."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -90,10 +92,11 @@ def test_poll_flow_polls_groups_of_feeds_one_task_each(
 
     monkeypatch.setenv("NEWSFLOW_POLL_CONCURRENCY", "1")
     lines = ["feeds:"]
+    topics = ["arms control", "trade"]  # each feed: a tagged story and an untagged one
     for n in range(9):
         items = "".join(
             f"<item><title>Feed {n} story {k}</title><link>{loopback.base}/f{n}/{k}</link>"
-            f"<description>{' '.join(story(10 * n + k))}</description></item>"
+            f"<description>{' '.join(story(10 * n + k, topics[k]))}</description></item>"
             for k in range(2)
         )
         loopback.routes[f"/f{n}.xml"] = Reply(
@@ -103,10 +106,17 @@ def test_poll_flow_polls_groups_of_feeds_one_task_each(
     sources = tmp_path / "sources.yaml"
     sources.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
+    started = datetime.now(UTC) - timedelta(seconds=1)
     summary = poll_flow(str(sources), database_url=sqlite_url)
     assert [(f.name, f.outcome, f.result.new) for f in summary.feeds] == [
         (f"f{n}", "ok", 2) for n in range(9)
     ]
+    tagged = _stored_topics(sqlite_url)  # an event per tagged article, every feed's
+    assert len(tagged) == 9
+    events = _read_events(started, len(tagged))
+    assert sorted(e["resource"]["prefect.resource.id"] for e in events) == sorted(
+        f"newsflow.article.{article_id}" for article_id in tagged
+    )
     with Session(open_database(sqlite_url)) as session:
         flow_run_id = session.scalars(select(models.IngestionRun.flow_run_id)).one()
     assert flow_run_id
