@@ -19,6 +19,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.futures import PrefectFuture, as_completed
 
 from flows.host_limits import limiter_for
 from flows.reporting import emit_article_events, poll_source_counts, publish_run_report
@@ -109,6 +110,18 @@ def _feeds_markdown(summary: PollSummary) -> str:
     return "\n".join(lines)
 
 
+def _keep_first_done(
+    running: dict[int, PrefectFuture[list[FeedOutcome]]], polled: list[list[FeedOutcome]]
+) -> None:
+    """Wait for whichever ``running`` task (by group index) finishes first; keep its outcomes
+    in ``polled``. The next group starts as soon as any task ends, not only the oldest: a
+    group held up by a slow feed does not hold up the others."""
+    done = next(as_completed(list(running.values())))
+    index = next(i for i, future in running.items() if future is done)
+    del running[index]
+    polled[index] = done.result()
+
+
 @flow(name="poll-feeds", log_prints=False)
 def poll_flow(
     sources_file: str | None = None,
@@ -129,33 +142,32 @@ def poll_flow(
     urls = [f.url for f in due]
     run_id = repository.start_run(engine, urls, str(flow_run.id) if flow_run else None)
     summary = PollSummary(run_id=run_id, database=describe(settings.database_url), inputs=urls)
-    outcomes: list[FeedOutcome] = []
+    groups = feed_groups(due, settings.poll_concurrency)
+    polled: list[list[FeedOutcome]] = [[] for _ in groups]  # each group's outcomes, in order
     try:
         with startup_frozen(), feed_workers(settings) as pool:
             _run_workers[run_id] = pool
             try:
-                pending: list[Any] = []
-                for group in feed_groups(due, settings.poll_concurrency):
-                    if len(pending) >= settings.poll_concurrency:
-                        outcomes.extend(pending.pop(0).result())
-                    pending.append(
-                        poll_feeds_task.submit(
-                            group,
-                            group_label([f.name for f in group]),
-                            settings.database_url,
-                            taxonomy_name,
-                            run_id,
-                        )
+                running: dict[int, PrefectFuture[list[FeedOutcome]]] = {}
+                for index, group in enumerate(groups):
+                    if len(running) >= settings.poll_concurrency:
+                        _keep_first_done(running, polled)
+                    running[index] = poll_feeds_task.submit(
+                        group,
+                        group_label([f.name for f in group]),
+                        settings.database_url,
+                        taxonomy_name,
+                        run_id,
                     )
-                for future in pending:
-                    outcomes.extend(future.result())
+                while running:
+                    _keep_first_done(running, polled)
             finally:
                 del _run_workers[run_id]
     except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted
-        summarize(summary, outcomes)
+        summarize(summary, [outcome for group in polled for outcome in group])
         repository.finish_run(engine, run_id, summary.totals, status=repository.ended_status(stop))
         raise
-    summarize(summary, outcomes)
+    summarize(summary, [outcome for group in polled for outcome in group])
     repository.finish_run(engine, run_id, summary.totals)
     emit_article_events(engine, summary.totals)  # every feed's articles: one look-up, bulk posts
     publish_run_report(

@@ -16,7 +16,7 @@ from flows.cli import main
 from storage import models
 from storage.db import open_database
 from tests.conftest import DATA
-from tests.loopback import LoopbackServer, Reply
+from tests.loopback import LoopbackServer, Reply, Request
 from tests.test_events import _read_events, _stored_topics
 from tests.warcbuild import story
 
@@ -73,6 +73,25 @@ def test_poll_flow_polls_due_feeds_then_nothing(
         assert all(r.flow_run_id for r in runs)
 
 
+def small_feeds(loopback: LoopbackServer, directory: Path, delays: list[float]) -> Path:
+    """A sources file of feeds ``f0``, ``f1``... served by ``loopback``, each with a tagged
+    story and an untagged one; feed ``n`` answers after ``delays[n]`` seconds."""
+    lines = ["feeds:"]
+    topics = ["arms control", "trade"]
+    for n, delay in enumerate(delays):
+        items = "".join(
+            f"<item><title>Feed {n} story {k}</title><link>{loopback.base}/f{n}/{k}</link>"
+            f"<description>{' '.join(story(10 * n + k, topics[k]))}</description></item>"
+            for k in range(2)
+        )
+        feed = f'<rss version="2.0"><channel><title>f{n}</title>{items}</channel></rss>'
+        loopback.routes[f"/f{n}.xml"] = Reply(200, feed.encode(), delay=delay)
+        lines.append(f"  - {{name: f{n}, url: '{loopback.url(f'/f{n}.xml')}'}}")
+    path = directory / "sources.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 @pytest.mark.prefect
 def test_poll_flow_polls_groups_of_feeds_one_task_each(
     prefect_server: None,
@@ -91,20 +110,7 @@ def test_poll_flow_polls_groups_of_feeds_one_task_each(
     from flows.poll import poll_flow
 
     monkeypatch.setenv("NEWSFLOW_POLL_CONCURRENCY", "1")
-    lines = ["feeds:"]
-    topics = ["arms control", "trade"]  # each feed: a tagged story and an untagged one
-    for n in range(9):
-        items = "".join(
-            f"<item><title>Feed {n} story {k}</title><link>{loopback.base}/f{n}/{k}</link>"
-            f"<description>{' '.join(story(10 * n + k, topics[k]))}</description></item>"
-            for k in range(2)
-        )
-        loopback.routes[f"/f{n}.xml"] = Reply(
-            200, f'<rss version="2.0"><channel><title>f{n}</title>{items}</channel></rss>'.encode()
-        )
-        lines.append(f"  - {{name: f{n}, url: '{loopback.url(f'/f{n}.xml')}'}}")
-    sources = tmp_path / "sources.yaml"
-    sources.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sources = small_feeds(loopback, tmp_path, [0.0] * 9)
 
     started = datetime.now(UTC) - timedelta(seconds=1)
     summary = poll_flow(str(sources), database_url=sqlite_url)
@@ -134,6 +140,40 @@ def test_poll_flow_polls_groups_of_feeds_one_task_each(
         "poll-f5 and 1 more",
         "poll-f7 and 1 more",
     ]
+
+
+@pytest.mark.prefect
+def test_a_slow_feed_does_not_hold_up_the_next_tasks(
+    prefect_server: None,
+    polite_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    loopback: LoopbackServer,
+    tmp_path: Path,
+    sqlite_url: str,
+) -> None:
+    """Two tasks at a time, six feeds (a task each), the first answering after 4 s: the other
+    five are fetched meanwhile, each as soon as a task ends, not after the slow one. (The
+    host's requests are limited in this process, to 8 at once, not by the server's limit.)"""
+    from flows import poll
+    from flows.poll import poll_flow
+    from newsflow.fetch import HostLimiter
+
+    monkeypatch.setenv("NEWSFLOW_POLL_CONCURRENCY", "2")
+    monkeypatch.setenv("NEWSFLOW_HOST_CONCURRENCY", "8")
+    monkeypatch.setattr(poll, "limiter_for", lambda policy: HostLimiter(8, 0.0))
+    sources = small_feeds(loopback, tmp_path, [4.0] + [0.0] * 5)
+    arrived: dict[str, float] = {}
+    replies = {path: reply for path, reply in loopback.routes.items() if isinstance(reply, Reply)}
+
+    def timed(request: Request) -> Reply:
+        arrived[request.path] = time.monotonic()
+        return replies[request.path]
+
+    loopback.routes.update({path: timed for path in replies})
+    summary = poll_flow(str(sources), database_url=sqlite_url)
+    assert [(f.name, f.outcome) for f in summary.feeds] == [(f"f{n}", "ok") for n in range(6)]
+    slow = arrived.pop("/f0.xml")
+    assert len(arrived) == 5 and max(arrived.values()) - slow < 3.0, arrived
 
 
 def test_serve_deployment_schedule(sources_file: Path, sqlite_url: str) -> None:
