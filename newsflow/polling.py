@@ -150,6 +150,10 @@ def _with_extra_tags(items: list[ProcessedArticle], tags: Sequence[str]) -> list
 class ProcessingFailed(Exception):
     """A feed's entries were parsed but could not be processed (a bug on hostile input)."""
 
+    @classmethod
+    def because(cls, error: Exception) -> ProcessingFailed:
+        return cls(f"cannot process the feed's entries: {error!r}")
+
 
 def parse_and_process(
     content: bytes,
@@ -168,7 +172,7 @@ def parse_and_process(
     try:
         processed = process_with(taxonomy, [item.article for item in parsed.items], near)
     except Exception as exc:
-        raise ProcessingFailed(f"cannot process the feed's entries: {exc!r}") from exc
+        raise ProcessingFailed.because(exc) from exc
     return parsed, processed
 
 
@@ -185,10 +189,14 @@ def _process(
     workers: CallPool,
 ) -> list[ProcessedArticle]:
     """:func:`process`, through ``workers`` when ``tagger`` is the settings' taxonomy's (a
-    worker builds that one; a tagger of the caller's own is used here)."""
-    if workers.workers > 1 and tagger is tagger_for(settings.taxonomy):
-        return workers.run(process_with, settings.taxonomy, articles, near)
-    return process(articles, tagger, near)
+    worker builds that one; a tagger of the caller's own is used here). What it raises comes
+    back as :class:`ProcessingFailed`."""
+    try:
+        if workers.workers > 1 and tagger is tagger_for(settings.taxonomy):
+            return workers.run(process_with, settings.taxonomy, articles, near)
+        return process(articles, tagger, near)
+    except Exception as exc:
+        raise ProcessingFailed.because(exc) from exc
 
 
 def _full_text(
@@ -320,15 +328,20 @@ def poll_feed(
             else:
                 articles = [i.article for i in items]
             if prepared is None:
-                prepared = _process(articles, tagger, near, settings, workers)
-            processed = _with_extra_tags(prepared, feed.tags)
-            # A store that fails (after db_retry_seconds) raises before the feed's state is
-            # saved: its ETag/Last-Modified stay as they were and the next poll fetches again.
-            outcome.result = with_retry(
-                engine, lambda: repository.store_batch(engine, processed, near)
-            )
-            outcome.result.unchanged += outcome.skipped_known
-            outcome.result.read += outcome.skipped_known
+                try:
+                    prepared = _process(articles, tagger, near, settings, workers)
+                except ProcessingFailed as exc:  # this feed's error only
+                    outcome.error, outcome.error_kind = str(exc), "process"
+            if prepared is not None:
+                processed = _with_extra_tags(prepared, feed.tags)
+                # A store that fails (after db_retry_seconds) raises before the feed's state is
+                # saved: its ETag/Last-Modified stay as they were and the next poll fetches
+                # again.
+                outcome.result = with_retry(
+                    engine, lambda: repository.store_batch(engine, processed, near)
+                )
+                outcome.result.unchanged += outcome.skipped_known
+                outcome.result.read += outcome.skipped_known
     errors = list(outcome.problems)
     if outcome.error is not None:
         outcome.outcome = "error"

@@ -16,6 +16,7 @@ from newsflow.polling import FeedOutcome, feed_groups, group_label, poll_feeds
 from newsflow.settings import Settings, load_settings
 from newsflow.sources import FeedSource
 from processing.neardup import NearDupConfig
+from processing.tagger import Tagger
 from storage import feeds, models
 from tests.conftest import DATA
 from tests.loopback import LoopbackServer, Reply, Request
@@ -253,43 +254,61 @@ def test_a_page_that_breaks_extraction_keeps_the_summary(
     assert sum("not extracted: RecursionError" in p.message for p in outcome.problems) == 2
 
 
+@pytest.mark.parametrize("full_text", [False, True])
 def test_a_feed_whose_entries_cannot_be_processed_is_that_feeds_error(
-    sqlite_url: str, site: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, site: LoopbackServer, monkeypatch: pytest.MonkeyPatch, full_text: bool
 ) -> None:
     """A bug while signing or tagging one feed's entries (hostile input) is recorded against
-    that feed, which backs off, and stores nothing of it; the other feeds are stored."""
+    that feed, which backs off, and stores nothing of it; the other feeds are stored. Whether
+    the entries are the articles (parsed and processed in one call) or their pages are
+    fetched first (the articles then processed on their own)."""
     from newsflow import polling
-    from newsflow.pipeline import prepare_database, process_with
+    from newsflow.pipeline import prepare_database, process, process_with
 
-    def fails_for_wire(
-        taxonomy: Path | None, articles: Sequence[Article], near: NearDupConfig
-    ) -> list[ProcessedArticle]:
+    def failing(articles: Sequence[Article]) -> None:
         if articles and articles[0].source == "wire":
             raise RecursionError("maximum recursion depth exceeded")
+
+    def process_with_failing(
+        taxonomy: Path | None, articles: Sequence[Article], near: NearDupConfig
+    ) -> list[ProcessedArticle]:
+        failing(articles)
         return process_with(taxonomy, articles, near)
 
-    monkeypatch.setattr(polling, "process_with", fails_for_wire)
-    site.routes["/wire.xml"] = Reply(200, (LIVE / "feed.xml").read_bytes().replace(b"{base}", b""))
+    def process_failing(
+        articles: Sequence[Article], tagger: Tagger, near: NearDupConfig | None = None
+    ) -> list[ProcessedArticle]:
+        failing(articles)
+        return process(articles, tagger, near)
+
+    monkeypatch.setattr(polling, "process_with", process_with_failing)
+    monkeypatch.setattr(polling, "process", process_failing)
+    wire = (LIVE / "feed.xml").read_text(encoding="utf-8").replace("{base}", f"{site.base}/wire")
+    site.routes["/wire.xml"] = Reply(200, wire.encode())  # its pages are missing: summaries
     engine = prepare_database(sqlite_url, tagger_for(None))
     outcomes = poll(
         engine,
         settings_for(sqlite_url),
-        [FeedSource("desk", site.url("/feed.xml")), FeedSource("wire", site.url("/wire.xml"))],
+        [
+            FeedSource("desk", site.url("/feed.xml")),
+            FeedSource("wire", site.url("/wire.xml"), fetch_full_text=full_text),
+        ],
     )
     by_name = {o.name: o for o in outcomes}
     assert by_name["desk"].outcome == "ok" and by_name["desk"].result.new == 3
-    wire = by_name["wire"]
-    assert (wire.outcome, wire.error_kind, wire.result.new) == ("error", "process", 0)
-    assert wire.error == (
+    failed = by_name["wire"]
+    assert (failed.outcome, failed.error_kind, failed.result.new) == ("error", "process", 0)
+    assert failed.error == (
         "cannot process the feed's entries: RecursionError('maximum recursion depth exceeded')"
     )
     with Session(engine) as session:
         errors = {e.origin: e.message for e in session.scalars(select(models.IngestionError))}
-        assert errors == {site.url("/wire.xml"): wire.error}
+        assert errors[site.url("/wire.xml")] == failed.error
+        assert len(errors) == (4 if full_text else 1)  # and its three missing pages
         stored = session.scalars(select(models.Article.source_id)).all()
         assert len(stored) == 3
     state = {f.name: f for f in feeds.list_feeds(engine)}["wire"]
-    assert (state.error_count, state.last_error, state.etag) == (1, wire.error, None)
+    assert (state.error_count, state.last_error, state.etag) == (1, failed.error, None)
 
 
 def test_link_only_entries_take_title_and_text_from_their_page(
