@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
@@ -77,6 +78,26 @@ def test_rate_limit_spaces_requests(prefect_server: None, loopback: LoopbackServ
             fetcher.close()
     (first, second) = sorted(spans)
     assert second[0] - first[0] >= 0.8, spans  # one slot, decaying in host_delay seconds
+
+
+def test_one_process_queues_its_own_requests_before_asking_the_server(
+    prefect_server: None, loopback: LoopbackServer
+) -> None:
+    """Eight threads of one process fetch a host with one slot through one limiter: they take
+    turns in the process and ask the server for the slot only then, so none is refused and
+    sent to wait the server's Retry-After (which grows with every refusal)."""
+    spans = _timed_route(loopback, "/queued", 0.2)
+    policy = FetchPolicy(user_agent="test", retries=0, host_concurrency=1, host_delay=0)
+    host = f"127.0.0.1-{uuid.uuid4().hex[:6]}"
+    fetcher = Fetcher(policy, limiter=_Renamed(GlobalHostLimiter(1, 0), host))
+    started = time.monotonic()
+    try:
+        assert _fetch_all([fetcher] * 8, loopback.url("/queued")) == [200] * 8
+    finally:
+        fetcher.close()
+    elapsed = time.monotonic() - started
+    gaps = [later[0] - earlier[1] for earlier, later in itertools.pairwise(sorted(spans))]
+    assert min(gaps) >= 0 and max(gaps) < 1.0, (elapsed, gaps)  # one at a time, no idle slot
 
 
 def test_limiter_is_global_only_with_a_server(prefect_server: None) -> None:
