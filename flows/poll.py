@@ -111,15 +111,13 @@ def _feeds_markdown(summary: PollSummary) -> str:
 
 
 def _keep_first_done(
-    running: dict[int, PrefectFuture[list[FeedOutcome]]], polled: list[list[FeedOutcome]]
+    running: dict[PrefectFuture[list[FeedOutcome]], int], polled: list[list[FeedOutcome]]
 ) -> None:
-    """Wait for whichever ``running`` task (by group index) finishes first; keep its outcomes
-    in ``polled``. The next group starts as soon as any task ends, not only the oldest: a
-    group held up by a slow feed does not hold up the others."""
-    done = next(as_completed(list(running.values())))
-    index = next(i for i, future in running.items() if future is done)
-    del running[index]
-    polled[index] = done.result()
+    """Wait for whichever ``running`` task (its group's index) finishes first; keep its
+    outcomes in ``polled``. The next group starts as soon as any task ends, not only the
+    oldest: a group held up by a slow feed does not hold up the others."""
+    done = next(as_completed(list(running)))
+    polled[running.pop(done)] = done.result()
 
 
 @flow(name="poll-feeds", log_prints=False)
@@ -148,17 +146,18 @@ def poll_flow(
         with startup_frozen(), feed_workers(settings) as pool:
             _run_workers[run_id] = pool
             try:
-                running: dict[int, PrefectFuture[list[FeedOutcome]]] = {}
+                running: dict[PrefectFuture[list[FeedOutcome]], int] = {}
                 for index, group in enumerate(groups):
                     if len(running) >= settings.poll_concurrency:
                         _keep_first_done(running, polled)
-                    running[index] = poll_feeds_task.submit(
+                    future = poll_feeds_task.submit(
                         group,
                         group_label([f.name for f in group]),
                         settings.database_url,
                         taxonomy_name,
                         run_id,
                     )
+                    running[future] = index
                 while running:
                     _keep_first_done(running, polled)
             finally:

@@ -162,13 +162,25 @@ def parse_and_process(
     origin: str,
     base_url: str | None,
     headers: dict[str, str],
-    taxonomy: Path | None,
-    near: NearDupConfig,
-) -> tuple[ParsedFeed, list[ProcessedArticle]]:
-    """Parse a feed and process its entries' articles (:func:`process_with`): all of a
-    feed's CPU work in one call, so a worker is handed the feed once and returns the
-    result once. Raises what :func:`parse_feed` raises, and :class:`ProcessingFailed`."""
-    parsed = parse_feed(content, source=source, origin=origin, base_url=base_url, headers=headers)
+    link_only: bool = False,
+    taxonomy: Path | None = None,
+    near: NearDupConfig | None = None,
+) -> tuple[ParsedFeed, list[ProcessedArticle] | None]:
+    """Parse a feed (:func:`parse_feed`) and, given ``near``, process its entries' articles
+    (:func:`process_with`): all of a feed's CPU work in one call, so a worker is handed the
+    feed once and returns the result once. Without ``near`` the articles come back
+    unprocessed (``None``). Raises what :func:`parse_feed` raises, and
+    :class:`ProcessingFailed`."""
+    parsed = parse_feed(
+        content,
+        source=source,
+        origin=origin,
+        base_url=base_url,
+        headers=headers,
+        link_only=link_only,
+    )
+    if near is None:
+        return parsed, None
     try:
         processed = process_with(taxonomy, [item.article for item in parsed.items], near)
     except Exception as exc:
@@ -274,28 +286,19 @@ def poll_feed(
     elif response.not_modified:
         outcome.outcome = "not-modified"
     else:
+        at_once = not feed.fetch_full_text and tagger is tagger_for(settings.taxonomy)
         try:
-            if not feed.fetch_full_text and tagger is tagger_for(settings.taxonomy):
-                parsed, prepared = workers.run(
-                    parse_and_process,
-                    response.content,
-                    source=feed.name,
-                    origin=feed.url,
-                    base_url=response.final_url,
-                    headers=response.headers,
-                    taxonomy=settings.taxonomy,
-                    near=near,
-                )
-            else:
-                parsed = workers.run(
-                    parse_feed,
-                    response.content,
-                    source=feed.name,
-                    origin=feed.url,
-                    base_url=response.final_url,
-                    headers=response.headers,
-                    link_only=feed.fetch_full_text,
-                )
+            parsed, prepared = workers.run(
+                parse_and_process,
+                response.content,
+                source=feed.name,
+                origin=feed.url,
+                base_url=response.final_url,
+                headers=response.headers,
+                link_only=feed.fetch_full_text,
+                taxonomy=settings.taxonomy,
+                near=near if at_once else None,
+            )
         except SourceError as exc:
             outcome.error, outcome.error_kind = exc.message, "parse"
         except ProcessingFailed as exc:
