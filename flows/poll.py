@@ -35,7 +35,7 @@ from newsflow.polling import (
     feed_workers,
     feeds_to_poll,
     group_label,
-    poll_feed,
+    poll_group,
     summarize,
 )
 from newsflow.settings import load_settings
@@ -75,25 +75,23 @@ def poll_feeds_task(
     group: list[FeedRecord], label: str, database_url: str, taxonomy: str | None, run_id: int
 ) -> list[FeedOutcome]:
     """Fetch, parse and store a group of feeds (:func:`newsflow.polling.feed_groups`), one
-    after another; each feed's failures come back in its outcome. The pool of the run (when
-    the task runs in the flow's process) parses, extracts and tags."""
+    after another, storing a few feeds at a time (:func:`newsflow.polling.poll_group`); each
+    feed's failures come back in its outcome. The pool of the run (when the task runs in the
+    flow's process) parses, extracts and tags."""
     settings = load_settings(database_url=database_url, taxonomy=taxonomy)
     engine = open_database(settings.database_url)
     tagger = tagger_for(settings.taxonomy)
     fetcher = shared_fetcher(FetchPolicy.from_settings(settings))
     workers = _run_workers.get(run_id, INLINE)
-    return [
-        poll_feed(
-            feed,
-            engine=engine,
-            tagger=tagger,
-            fetcher=fetcher,
-            settings=settings,
-            run_id=run_id,
-            workers=workers,
-        )
-        for feed in group
-    ]
+    return poll_group(
+        group,
+        engine=engine,
+        tagger=tagger,
+        fetcher=fetcher,
+        settings=settings,
+        run_id=run_id,
+        workers=workers,
+    )
 
 
 def _feeds_markdown(summary: PollSummary) -> str:

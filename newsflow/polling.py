@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from newsflow.article import Article, ProcessedArticle, Tag
 from newsflow.errors import NewsflowError, SourceError
@@ -254,6 +255,17 @@ def _new_items(engine: Engine, feed: FeedRecord, items: list[FeedItem]) -> list[
     ]
 
 
+@dataclass
+class _Polled:
+    """A feed fetched, parsed and processed: what storing it writes, in one transaction."""
+
+    feed_id: int
+    outcome: FeedOutcome
+    articles: list[ProcessedArticle]
+    errors: list[SourceError]
+    update: FeedUpdate
+
+
 def poll_feed(
     feed: FeedRecord,
     *,
@@ -269,6 +281,100 @@ def poll_feed(
 
     ``workers`` runs the parsing, extraction and processing (in this thread by default).
     """
+    (outcome,) = poll_group(
+        [feed],
+        engine=engine,
+        tagger=tagger,
+        fetcher=fetcher,
+        settings=settings,
+        run_id=run_id,
+        now=now,
+        workers=workers,
+    )
+    return outcome
+
+
+def poll_group(
+    group: Sequence[FeedRecord],
+    *,
+    engine: Engine,
+    tagger: Tagger,
+    fetcher: Fetcher,
+    settings: Settings,
+    run_id: int | None,
+    now: Callable[[], datetime] = utcnow,
+    workers: CallPool = INLINE,
+) -> list[FeedOutcome]:
+    """Poll feeds one after another (as :func:`poll_feed` polls one) and store what they
+    bring a few feeds at a time: their articles, errors and poll states in one transaction
+    once ``settings.batch_size`` articles are waiting, and at the end.
+
+    A transaction per feed cost as much as storing its articles when feeds are small (1,000
+    feeds of 10 entries: 32 s of storing against 18 s in transactions of 20 feeds). A store
+    that fails (after ``db_retry_seconds``) raises, and the feeds waiting with it keep their
+    state: their ETag/Last-Modified stay as they were and the next poll fetches them again.
+    """
+    near = neardup_config(settings)
+    outcomes: list[FeedOutcome] = []
+    waiting: list[_Polled] = []
+    for feed in group:
+        polled = _poll(
+            feed,
+            engine=engine,
+            tagger=tagger,
+            fetcher=fetcher,
+            settings=settings,
+            near=near,
+            now=now,
+            workers=workers,
+        )
+        outcomes.append(polled.outcome)
+        waiting.append(polled)
+        if sum(len(p.articles) for p in waiting) >= settings.batch_size:
+            _store_polled(engine, waiting, near, run_id)
+            waiting = []
+    if waiting:
+        _store_polled(engine, waiting, near, run_id)
+    return outcomes
+
+
+def _store_polled(
+    engine: Engine, polled: Sequence[_Polled], near: NearDupConfig, run_id: int | None
+) -> None:
+    """Store the feeds' articles, then their errors and poll states, in one transaction; put
+    each feed's counts in its outcome."""
+
+    def errors_and_states(session: Session) -> None:
+        repository.add_errors(session, run_id, [e for p in polled for e in p.errors])
+        for p in polled:
+            feeds.apply_poll(session, p.feed_id, p.update)
+
+    results = with_retry(
+        engine,
+        lambda: repository.store_batches(
+            engine, [p.articles for p in polled], near, also=errors_and_states
+        ),
+    )
+    for p, result in zip(polled, results, strict=True):
+        outcome = p.outcome
+        result.unchanged += outcome.skipped_known
+        result.read += outcome.skipped_known
+        result.errors += len(p.errors)
+        outcome.result = result
+
+
+def _poll(
+    feed: FeedRecord,
+    *,
+    engine: Engine,
+    tagger: Tagger,
+    fetcher: Fetcher,
+    settings: Settings,
+    near: NearDupConfig,
+    now: Callable[[], datetime],
+    workers: CallPool,
+) -> _Polled:
+    """Fetch, parse and process one feed; what is to be stored for it."""
     outcome = FeedOutcome(name=feed.name, url=feed.url, outcome="ok")
     interval = feed.poll_interval or settings.poll_interval
     started = now()
@@ -276,11 +382,11 @@ def poll_feed(
         feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_ACCEPT
     )
     outcome.status = response.status
-    near = neardup_config(settings)
     parsed: ParsedFeed | None = None
     # A feed whose entries are the articles is parsed and processed in one call (one
     # hand-over to a worker); a full-text feed's pages are fetched between the two.
     prepared: list[ProcessedArticle] | None = None
+    processed: list[ProcessedArticle] = []
     if response.error is not None:
         outcome.error, outcome.error_kind = response.error, response.error_kind
     elif response.not_modified:
@@ -337,39 +443,25 @@ def poll_feed(
                     outcome.error, outcome.error_kind = str(exc), "process"
             if prepared is not None:
                 processed = _with_extra_tags(prepared, feed.tags)
-                # A store that fails (after db_retry_seconds) raises before the feed's state is
-                # saved: its ETag/Last-Modified stay as they were and the next poll fetches
-                # again.
-                outcome.result = with_retry(
-                    engine, lambda: repository.store_batch(engine, processed, near)
-                )
-                outcome.result.unchanged += outcome.skipped_known
-                outcome.result.read += outcome.skipped_known
     errors = list(outcome.problems)
     if outcome.error is not None:
         outcome.outcome = "error"
         errors.insert(0, SourceError(feed.url, outcome.error))
-    repository.record_errors(engine, run_id, errors)
-    outcome.result.errors += len(errors)
-    feeds.save_poll(
-        engine,
-        feed.id,
-        FeedUpdate(
-            outcome=outcome.outcome,
-            polled_at=started,
-            next_poll_at=next_poll(
-                started,
-                interval,
-                feed.error_count + 1 if outcome.outcome == "error" else 0,
-                settings.max_poll_backoff,
-            ),
-            status=response.status,
-            etag=response.etag,
-            last_modified=response.last_modified,
-            error=outcome.error,
+    update = FeedUpdate(
+        outcome=outcome.outcome,
+        polled_at=started,
+        next_poll_at=next_poll(
+            started,
+            interval,
+            feed.error_count + 1 if outcome.outcome == "error" else 0,
+            settings.max_poll_backoff,
         ),
+        status=response.status,
+        etag=response.etag,
+        last_modified=response.last_modified,
+        error=outcome.error,
     )
-    return outcome
+    return _Polled(feed.id, outcome, processed, errors, update)
 
 
 def feed_groups(due: Sequence[T], concurrency: int, most: int = FEEDS_PER_TASK) -> list[list[T]]:
@@ -412,7 +504,8 @@ def poll_feeds(
     fetcher: Fetcher | None = None,
     workers: CallPool | None = None,
 ) -> list[FeedOutcome]:
-    """Poll ``due`` feeds, ``poll_concurrency`` at a time, without Prefect.
+    """Poll ``due`` feeds, ``poll_concurrency`` groups (:func:`feed_groups`) at a time,
+    without Prefect.
 
     ``workers`` (by default :func:`feed_workers`, closed at the end) does their CPU work.
     """
@@ -421,9 +514,9 @@ def poll_feeds(
     calls = workers or feed_workers(settings)
     try:
 
-        def one(feed: FeedRecord) -> FeedOutcome:
-            return poll_feed(
-                feed,
+        def one(group: list[FeedRecord]) -> list[FeedOutcome]:
+            return poll_group(
+                group,
                 engine=engine,
                 tagger=tagger,
                 fetcher=client,
@@ -432,8 +525,9 @@ def poll_feeds(
                 workers=calls,
             )
 
+        groups = feed_groups(due, settings.poll_concurrency)
         with ThreadPoolExecutor(max_workers=settings.poll_concurrency) as pool:
-            return list(pool.map(one, due))
+            return [outcome for outcomes in pool.map(one, groups) for outcome in outcomes]
     finally:
         if own_workers:
             calls.close()

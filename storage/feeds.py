@@ -164,23 +164,28 @@ def due_feeds(
 def save_poll(engine: Engine, feed_id: int, update: FeedUpdate) -> None:
     """Record a poll's outcome: validators and success time on success, errors counted."""
     with write_session(engine) as session:
-        row = session.get(models.Feed, feed_id)
-        if row is None:  # removed while it was being polled
-            return
-        row.last_polled_at = update.polled_at
-        row.next_poll_at = update.next_poll_at
-        row.last_outcome = update.outcome
-        if update.status is not None:
-            row.last_status = update.status
-        if update.outcome == "error":
-            row.error_count = (row.error_count or 0) + 1
-            row.last_error = update.error
-            return
-        row.error_count = 0
-        row.last_error = None
-        row.last_success_at = update.polled_at
-        if update.outcome == "ok":
-            row.etag, row.last_modified = update.etag, update.last_modified
+        apply_poll(session, feed_id, update)
+
+
+def apply_poll(session: Session, feed_id: int, update: FeedUpdate) -> None:
+    """:func:`save_poll` in ``session``'s transaction."""
+    row = session.get(models.Feed, feed_id)
+    if row is None:  # removed while it was being polled
+        return
+    row.last_polled_at = update.polled_at
+    row.next_poll_at = update.next_poll_at
+    row.last_outcome = update.outcome
+    if update.status is not None:
+        row.last_status = update.status
+    if update.outcome == "error":
+        row.error_count = (row.error_count or 0) + 1
+        row.last_error = update.error
+        return
+    row.error_count = 0
+    row.last_error = None
+    row.last_success_at = update.polled_at
+    if update.outcome == "ok":
+        row.etag, row.last_modified = update.etag, update.last_modified
 
 
 def known_entries(

@@ -16,7 +16,7 @@ A second run over the same input therefore changes nothing and adds nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
@@ -429,11 +429,34 @@ def store_batch(
     """
     if not items:
         return BatchResult()
+    return store_batches(engine, [items], near)[0]
+
+
+def store_batches(
+    engine: Engine,
+    batches: Sequence[Sequence[ProcessedArticle]],
+    near: NearDupConfig | None = None,
+    *,
+    also: Callable[[Session], None] | None = None,
+) -> list[BatchResult]:
+    """Store several batches (each one source's articles, say) in one transaction, one
+    after another, as :func:`store_batch` stores each; then ``also(session)`` in the same
+    transaction (records that must be written with the articles or not at all). One result
+    per batch.
+
+    A transaction costs its commit, and SQLite's full-text index a new segment to merge:
+    storing 1,000 feeds of 10 articles took ~3x as long as storing 50 transactions of 200.
+    """
     near = near or NearDupConfig()
     for attempt in (1, 2):
         try:
             with write_session(engine, expire_on_commit=False) as session:
-                return _store(session, items, near)
+                results = [
+                    _store(session, items, near) if items else BatchResult() for items in batches
+                ]
+                if also is not None:
+                    also(session)
+                return results
         except IntegrityError:
             # Another writer stored one of these records between our look-up and insert:
             # the second attempt finds it and treats it as stored.
@@ -467,6 +490,12 @@ def record_errors(engine: Engine, run_id: int | None, errors: Sequence[SourceErr
     if not errors:
         return
     with write_session(engine) as session:
+        add_errors(session, run_id, errors)
+
+
+def add_errors(session: Session, run_id: int | None, errors: Sequence[SourceError]) -> None:
+    """:func:`record_errors` in ``session``'s transaction."""
+    if errors:
         session.execute(
             insert(models.IngestionError),
             [

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from flows.cli import main
 from newsflow.errors import DatabaseError, SourceError
 from newsflow.pipeline import ingest_batch, prepare_database, tagger_for
-from newsflow.polling import make_fetcher, poll_feed
+from newsflow.polling import make_fetcher, poll_feed, poll_group
 from newsflow.retag import retag_batch
 from newsflow.sources import FeedSource
 from parsers import batched, iter_path
@@ -673,6 +673,46 @@ def test_a_poll_whose_store_fails_fetches_again_next_time(
     assert validators == [None, None]  # fetched in full again, not "not modified"
     assert outcome.outcome == "ok" and outcome.result.new > 0
     assert feeds.list_feeds(engine)[0].etag == '"v1"'
+
+
+def test_a_group_whose_store_fails_leaves_every_feed_to_be_fetched_again(
+    sqlite_url: str, loopback: LoopbackServer, retry_seconds: float
+) -> None:
+    """A group's feeds are stored together: when that fails, none of them is marked polled,
+    neither the first (whose articles were ready long before) nor a failing one."""
+    feed = (ROOT / "tests/data/live/feed.xml").read_text("utf-8").replace("{base}", loopback.base)
+    loopback.routes["/feed.xml"] = Reply(
+        200, feed.encode(), {"Content-Type": "application/rss+xml", "ETag": '"v1"'}
+    )
+    loopback.routes["/broken.xml"] = Reply(500, b"down")
+    settings = settings_for(sqlite_url)
+    tagger = tagger_for(None)
+    engine = prepare_database(sqlite_url, tagger)
+    sources = [
+        FeedSource("wire", loopback.url("/feed.xml")),
+        FeedSource("broken", loopback.url("/broken.xml")),
+    ]
+    group = feeds.sync_feeds(engine, sources)
+    with make_fetcher(settings) as fetcher:
+        with sqlite_locked(sqlite_url), pytest.raises(DatabaseBusy):
+            poll_group(
+                group, engine=engine, tagger=tagger, fetcher=fetcher, settings=settings, run_id=None
+            )
+        assert [(f.last_polled_at, f.error_count) for f in feeds.list_feeds(engine)] == [
+            (None, 0),
+            (None, 0),
+        ]
+        broken, wire = poll_group(
+            feeds.list_feeds(engine),  # by name
+            engine=engine,
+            tagger=tagger,
+            fetcher=fetcher,
+            settings=settings,
+            run_id=None,
+        )
+    assert (wire.result.new, broken.error) == (3, "HTTP 500")
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(models.IngestionError)) == 1
 
 
 def _limit_pages(engine: Engine, spare_pages: int) -> None:

@@ -6,18 +6,19 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from newsflow.article import Article, ProcessedArticle
 from newsflow.fetch import Fetcher, FetchPolicy
 from newsflow.pipeline import tagger_for
-from newsflow.polling import FeedOutcome, feed_groups, group_label, poll_feeds
+from newsflow.polling import FeedOutcome, feed_groups, group_label, poll_feeds, poll_group
 from newsflow.settings import Settings, load_settings
 from newsflow.sources import FeedSource
 from processing.neardup import NearDupConfig
 from processing.tagger import Tagger
 from storage import feeds, models
+from storage.feeds import FeedRecord
 from tests.conftest import DATA
 from tests.loopback import LoopbackServer, Reply, Request
 
@@ -414,3 +415,111 @@ def test_group_labels_name_the_first_feed() -> None:
         "desk",
         "desk and 2 more",
     ]
+
+
+def _one_story_feed(loopback: LoopbackServer, path: str, title: str, body: str) -> str:
+    loopback.routes[path] = Reply(
+        200,
+        (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f"<item><title>{title}</title><link>{loopback.base}{path}/1</link>"
+            f"<description>{body}</description></item></channel></rss>"
+        ).encode(),
+        {"Content-Type": "application/rss+xml", "ETag": f'"{path}"'},
+    )
+    return loopback.url(path)
+
+
+def _commits(engine: Engine) -> list[int]:
+    """A list that grows by one at each transaction committed on ``engine``."""
+    seen: list[int] = []
+    event.listen(engine, "commit", lambda _connection: seen.append(1))
+    return seen
+
+
+def _records(engine: Engine, sources: list[FeedSource]) -> list[FeedRecord]:
+    feeds.sync_feeds(engine, sources)
+    records = {r.name: r for r in feeds.list_feeds(engine)}
+    return [records[s.name] for s in sources]
+
+
+def _poll_group(engine: Engine, settings: Settings, group: list[FeedRecord]) -> list[FeedOutcome]:
+    with Fetcher(FetchPolicy.from_settings(settings)) as fetcher:
+        return poll_group(
+            group,
+            engine=engine,
+            tagger=tagger_for(None),
+            fetcher=fetcher,
+            settings=settings,
+            run_id=None,
+        )
+
+
+def test_a_group_of_feeds_is_stored_in_one_transaction(
+    engine: Engine, db_url: str, site: LoopbackServer
+) -> None:
+    """Articles, errors and poll states of a group's feeds: one commit, each feed's counts its
+    own. A transaction per feed cost as much as storing a small feed's articles."""
+    wire = _one_story_feed(site, "/wire.xml", "Arms talks resume", "Negotiators met in Geneva.")
+    sources = [
+        FeedSource("desk", site.url("/feed.xml")),
+        FeedSource("broken", site.url("/broken.xml")),
+        FeedSource("wire", wire),
+    ]
+    settings = settings_for(db_url)
+    records = _records(engine, sources)
+    commits = _commits(engine)
+    desk, broken, one = _poll_group(engine, settings, records)
+    assert len(commits) == 1
+    assert (desk.result.new, desk.result.read, desk.outcome) == (3, 3, "ok")
+    assert (broken.outcome, broken.error, broken.result.errors) == ("error", "HTTP 500", 1)
+    assert (one.result.new, one.result.read) == (1, 1)
+    states = {f.name: f for f in feeds.list_feeds(engine)}
+    assert (states["desk"].etag, states["wire"].etag) == ('"v1"', '"/wire.xml"')
+    assert (states["broken"].error_count, states["broken"].last_error) == (1, "HTTP 500")
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(models.Article)) == 4
+        errors = session.scalars(select(models.IngestionError.origin)).all()
+    assert errors == [site.url("/broken.xml")]
+    desk, broken, one = _poll_group(engine, settings, _records(engine, sources))  # again
+    assert (desk.outcome, broken.outcome, one.result.unchanged, one.result.new) == (
+        "not-modified",
+        "error",
+        1,
+        0,
+    )
+
+
+def test_a_group_commits_once_batch_size_articles_wait(
+    engine: Engine, db_url: str, site: LoopbackServer
+) -> None:
+    first = _one_story_feed(site, "/first.xml", "Gas deal signed", "Moscow and Beijing agreed.")
+    sources = [
+        FeedSource("desk", site.url("/feed.xml")),  # 3 articles: a commit
+        FeedSource("first", first),  # 1 article: committed at the end
+    ]
+    records = _records(engine, sources)
+    commits = _commits(engine)
+    desk, one = _poll_group(engine, settings_for(db_url, batch_size=3), records)
+    assert len(commits) == 2
+    assert (desk.result.new, one.result.new) == (3, 1)
+
+
+def test_a_copy_in_a_later_feed_of_the_group_is_that_feeds_duplicate(
+    engine: Engine, db_url: str, loopback: LoopbackServer
+) -> None:
+    """Stored in one transaction, a group's feeds are still deduplicated in their order."""
+    story = (
+        "Russia and China signed an agreement on Tuesday to expand deliveries of natural gas "
+        "through a second pipeline, officials in Moscow and Beijing said after two days of talks."
+    )
+    sources = [
+        FeedSource("wire-a", _one_story_feed(loopback, "/a.xml", "Gas deal", story)),
+        FeedSource("globe", _one_story_feed(loopback, "/b.xml", "Pipeline deal", story)),
+    ]
+    first, second = _poll_group(engine, settings_for(db_url), _records(engine, sources))
+    assert (first.result.new, first.result.duplicates) == (1, 0)
+    assert (second.result.new, second.result.duplicates) == (0, 1)
+    with Session(engine) as session:
+        rows = session.scalars(select(models.Article).order_by(models.Article.id)).all()
+    assert [r.duplicate_of for r in rows] == [None, rows[0].id]
