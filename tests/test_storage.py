@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from newsflow.article import Article
@@ -19,7 +19,7 @@ from newsflow.pipeline import process, tagger_for
 from storage import models, queries
 from storage.db import head_revision, migrate, open_database
 from storage.queries import ArticleQuery
-from storage.repository import store_batch
+from storage.repository import store_batch, store_batches
 from tests.conftest import DATA, SEEDS, ingest_plain
 
 
@@ -124,6 +124,36 @@ def test_two_versions_in_one_batch_keep_the_later(engine: Engine) -> None:
     [row] = queries.find_articles(engine, ArticleQuery())
     assert row.topics == ["arms-control"]
     assert store(engine, article(), later).unchanged == 1 + 1
+
+
+def test_batches_stored_as_one_count_in_their_own_results(engine: Engine) -> None:
+    """``store_batches``: one transaction, one look-up of each kind, each article counted in
+    its own batch's result; what ``also`` writes is in the same transaction."""
+    first = store(engine, article())  # stored before: updated and re-tagged below
+    arms = "Nuclear warheads and disarmament. Arms control talks on New START."
+    desk = [article(guid="g-2", url="https://a.example/2", text="Gas flows resumed.")]
+    mirror = [
+        article(source="mirror", guid="m-1", text="Gas flows resumed."),  # a copy of desk's
+        article(text=arms),  # the stored article, changed
+    ]
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda _connection: commits.append(1))
+    also: list[int | None] = []
+    tagger = tagger_for(None)
+    one, empty, two = store_batches(
+        engine,
+        [process(desk, tagger), [], process(mirror, tagger)],
+        also=lambda session: also.append(session.scalar(select(func.count(models.Article.id)))),
+    )
+    assert len(commits) == 1 and also == [3]  # the new articles visible to ``also``
+    assert (one.read, one.new, one.duplicates, one.updated) == (1, 1, 0, 0)
+    assert (empty.read, empty.new, empty.updated) == (0, 0, 0)
+    assert (two.read, two.new, two.duplicates, two.updated) == (2, 0, 1, 1)
+    assert two.updated_ids == two.retagged_ids == first.new_ids
+    assert one.retagged_ids == [] and not set(one.new_ids) & set(two.new_ids)
+    assert (sum(one.topics.values()), two.topics["arms-control"]) == (one.topics.total(), 1)
+    original = queries.get_article(engine, one.new_ids[0])
+    assert original is not None and original.copies == two.new_ids
 
 
 def test_nameless_copy_of_stored_text_adds_nothing(engine: Engine) -> None:
