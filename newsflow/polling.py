@@ -311,9 +311,9 @@ def poll_group(
 
     A transaction per feed cost more than storing its articles when feeds are small (1,000
     feeds of 10 entries: 31-35 s of storing, against 12-13 s twenty feeds at a time; see
-    :func:`storage.repository.store_batches`). A store
-    that fails (after ``db_retry_seconds``) raises, and the feeds waiting with it keep their
-    state: their ETag/Last-Modified stay as they were and the next poll fetches them again.
+    :func:`storage.repository.store_batches`). A store that fails (after
+    ``db_retry_seconds``) raises, and the feeds waiting with it keep their state: their
+    ETag/Last-Modified stay as they were and the next poll fetches them again.
     """
     near = neardup_config(settings)
     outcomes: list[FeedOutcome] = []
