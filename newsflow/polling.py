@@ -1,10 +1,12 @@
 """Polling feeds as plain functions; ``flows/poll.py`` wraps them in a Prefect flow and tasks.
 
 One poll of one feed: conditional GET → parse the feed → (optionally) fetch each new entry's
-page for its full text → process and store the articles (exact dedup, tags, the feed's extra
-tags) → record the feed's state. Every failure is recorded against that feed (in
-``ingestion_errors`` and the feed's state, which backs off its next poll) and returned as a
-value: one failing feed never stops the others.
+page for its full text → process the articles (exact and near dedup keys, tags, the feed's
+extra tags) → store them with the feed's state. Feeds polled one after another
+(:func:`poll_group`) are stored together, a transaction for up to ``batch_size`` articles.
+Every failure is recorded against that feed (in ``ingestion_errors`` and the feed's state,
+which backs off its next poll) and returned as a value: one failing feed never stops the
+others.
 
 The CPU work of a poll (parsing the feed, extracting the pages' text, signing and tagging the
 articles) goes through a :class:`~newsflow.parallel.CallPool`: in worker processes once a run
