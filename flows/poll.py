@@ -140,6 +140,7 @@ def poll_flow(
     summary = PollSummary(run_id=run_id, database=describe(settings.database_url), inputs=urls)
     groups = feed_groups(due, settings.poll_concurrency)
     polled: list[list[FeedOutcome]] = [[] for _ in groups]  # each group's outcomes, in order
+    status = "completed"
     try:
         with startup_frozen(), feed_workers(settings) as pool:
             _run_workers[run_id] = pool
@@ -161,11 +162,11 @@ def poll_flow(
             finally:
                 del _run_workers[run_id]
     except BaseException as stop:  # an error, or Ctrl-C (KeyboardInterrupt): interrupted
-        summarize(summary, [outcome for group in polled for outcome in group])
-        repository.finish_run(engine, run_id, summary.totals, status=repository.ended_status(stop))
+        status = repository.ended_status(stop)
         raise
-    summarize(summary, [outcome for group in polled for outcome in group])
-    repository.finish_run(engine, run_id, summary.totals)
+    finally:  # the feeds polled so far, whether the run ended or stopped
+        summarize(summary, [outcome for group in polled for outcome in group])
+        repository.finish_run(engine, run_id, summary.totals, status=status)
     emit_article_events(engine, summary.totals)  # every feed's articles: one look-up, bulk posts
     publish_run_report(
         "poll",
