@@ -346,6 +346,19 @@ def test_link_only_entries_take_title_and_text_from_their_page(
         assert article.text.startswith("Russian and Chinese officials")
 
 
+def _one_story_feed(loopback: LoopbackServer, path: str, title: str, body: str) -> str:
+    loopback.routes[path] = Reply(
+        200,
+        (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f"<item><title>{title}</title><link>{loopback.base}{path}/1</link>"
+            f"<description>{body}</description></item></channel></rss>"
+        ).encode(),
+        {"Content-Type": "application/rss+xml", "ETag": f'"{path}"'},
+    )
+    return loopback.url(path)
+
+
 def test_a_syndicated_story_in_two_feeds_is_one_original_and_a_copy(
     engine: Engine, db_url: str, loopback: LoopbackServer
 ) -> None:
@@ -360,27 +373,17 @@ def test_a_syndicated_story_in_two_feeds_is_one_original_and_a_copy(
         "is expected to begin next year, with first deliveries planned before the end of the "
         "decade, according to the statement released by the two governments."
     )
-
-    def rss(title: str, link: str, body: str) -> bytes:
-        return (
-            '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
-            f"<item><title>{title}</title><link>{loopback.base}{link}</link>"
-            f"<description>{body}</description></item></channel></rss>"
-        ).encode()
-
-    loopback.routes["/a.xml"] = Reply(
-        200, rss("Russia, China sign gas deal", "/a/1", f"{story} Subscribe to Wire Daily.")
+    wire = _one_story_feed(
+        loopback, "/a.xml", "Russia, China sign gas deal", f"{story} Subscribe to Wire Daily."
     )
-    loopback.routes["/b.xml"] = Reply(
-        200,
-        rss("Moscow and Beijing agree on pipeline", "/b/9", f"By Desk Staff. {story} (c) Globe"),
+    globe = _one_story_feed(
+        loopback,
+        "/b.xml",
+        "Moscow and Beijing agree on pipeline",
+        f"By Desk Staff. {story} (c) Globe",
     )
     settings = settings_for(db_url)
-    first, second = poll(
-        engine,
-        settings,
-        [FeedSource("wire-a", loopback.url("/a.xml")), FeedSource("globe", loopback.url("/b.xml"))],
-    )
+    first, second = poll(engine, settings, [FeedSource("wire-a", wire), FeedSource("globe", globe)])
     assert first.result.new + second.result.new == 1
     assert first.result.duplicates + second.result.duplicates == 1
     with Session(engine) as session:
@@ -415,19 +418,6 @@ def test_group_labels_name_the_first_feed() -> None:
         "desk",
         "desk and 2 more",
     ]
-
-
-def _one_story_feed(loopback: LoopbackServer, path: str, title: str, body: str) -> str:
-    loopback.routes[path] = Reply(
-        200,
-        (
-            '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
-            f"<item><title>{title}</title><link>{loopback.base}{path}/1</link>"
-            f"<description>{body}</description></item></channel></rss>"
-        ).encode(),
-        {"Content-Type": "application/rss+xml", "ETag": f'"{path}"'},
-    )
-    return loopback.url(path)
 
 
 def _commits(engine: Engine) -> list[int]:
