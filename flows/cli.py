@@ -349,7 +349,7 @@ def _poll(
 ) -> None:
     """``ingest --sources/--feeds``: the files first (if any), then the due feeds."""
     from newsflow.pipeline import prepare_database, tagger_for
-    from newsflow.polling import feeds_to_poll
+    from newsflow.polling import feeds_to_poll, start_workers_for_poll
     from newsflow.settings import load_settings
     from newsflow.sources import load_sources
 
@@ -367,6 +367,8 @@ def _poll(
         from flows.local_server import start_early
 
         start_early(services=False)  # a flow will run: its server starts while Prefect loads
+    if due:
+        start_workers_for_poll(due, settings)  # many feeds: their workers start meanwhile too
 
     started = time.monotonic()
     failed = False

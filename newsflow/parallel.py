@@ -9,7 +9,8 @@ The processes are started only when the input turns out to be bigger than ``star
 items: a small input (the seeds, one file) is mapped in the calling process and pays nothing
 for a pool. With ``workers=1`` everything runs in the calling process, as a plain ``map``.
 A caller that knows early that a pool will be wanted can start its processes ahead
-(:func:`start_spare`); the pool takes them instead of starting its own.
+(:func:`start_spare`); the pool (a :class:`WorkerPool` or a :class:`CallPool`) takes them
+instead of starting its own.
 
 Workers are started with ``spawn`` (a fresh interpreter), never ``fork``: Prefect runs
 threads in the flow's process, and forking a process with threads can deadlock. A fresh
@@ -137,10 +138,12 @@ _spare_lock = threading.Lock()
 
 def start_spare(workers: int, initializer: Callable[[], None] | None = None) -> None:
     """Start ``workers`` processes now (each calls ``initializer``), for the next
-    :class:`WorkerPool` of as many workers to take instead of starting its own: a caller that
-    knows a pool will be wanted (a command with a big input) starts them while it waits for
-    something else (Prefect's server). Processes no pool took stop when this process exits.
-    A no-op with fewer than 2 workers, or with spare processes already started."""
+    :class:`WorkerPool` or :class:`CallPool` of as many workers to take instead of starting
+    its own (the pool's own ``initializer`` is not called again): a caller that knows a pool
+    will be wanted (a command with a big input, a poll of many feeds) starts them while it
+    waits for something else (Prefect's server). Processes no pool took stop when this
+    process exits. A no-op with fewer than 2 workers, or with spare processes already
+    started."""
     global _spare, _spare_workers
     with _spare_lock:
         if workers < 2 or _spare is not None:
@@ -150,6 +153,12 @@ def start_spare(workers: int, initializer: Callable[[], None] | None = None) -> 
             executor.submit(_nothing)
         _spare, _spare_workers = executor, workers
     atexit.register(_stop_spare)
+
+
+def _has_spare(workers: int) -> bool:
+    """Whether spare processes for a pool of ``workers`` are waiting to be taken."""
+    with _spare_lock:
+        return _spare is not None and _spare_workers == workers
 
 
 def _take_spare(workers: int) -> ProcessPoolExecutor | None:
@@ -279,10 +288,12 @@ class CallPool(_ClosedOnExit):
     Calls run in the calling thread (always with ``workers=1``) until those calls have used
     ``start_after`` seconds of CPU time between them (``time.thread_time``: what they cost,
     not what they waited for the GIL); then the processes start (as :class:`WorkerPool`'s
-    do, ``initializer`` once in each). Calls keep running in their threads while the workers
-    start (their imports take a second or more); once one of them is ready, every call is sent
-    to the workers. The calling thread waits for its result, so ``fn`` and its arguments and
-    result must pickle; what ``fn`` raises is raised in the caller.
+    do, ``initializer`` once in each). Spare processes started for a pool of this size
+    (:func:`start_spare`) are taken at the first call, whatever ``start_after`` says. Calls
+    keep running in their threads while the workers start (their imports take a second or
+    more); once one of them is ready, every call is sent to the workers. The calling thread
+    waits for its result, so ``fn`` and its arguments and result must pickle; what ``fn``
+    raises is raised in the caller.
 
     The result never depends on where a call ran: a call that a worker could not finish
     because the pool broke (a worker killed, a crash) or was closed runs in the calling
@@ -317,7 +328,7 @@ class CallPool(_ClosedOnExit):
     def _start(self) -> None:
         """Start the processes (with the lock held): each submit of a no-op starts one."""
         if self._executor is None and not self._stopped and self.workers > 1:
-            executor = _new_executor(self.workers, self.initializer)
+            executor = _take_spare(self.workers) or _new_executor(self.workers, self.initializer)
             self._ready = [executor.submit(_nothing) for _ in range(self.workers)]
             self._executor = executor
 
@@ -333,7 +344,7 @@ class CallPool(_ClosedOnExit):
     def _executor_for_call(self) -> ProcessPoolExecutor | None:
         """The processes to send a call to; ``None`` to run it here (none ready)."""
         with self._lock:
-            if self._inline_seconds >= self.start_after:
+            if self._inline_seconds >= self.start_after or _has_spare(self.workers):
                 self._start()
             if any(future.done() for future in self._ready):
                 return self._executor

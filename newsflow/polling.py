@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from newsflow.article import Article, ProcessedArticle, Tag
 from newsflow.errors import NewsflowError, SourceError
 from newsflow.fetch import Fetcher, FetchPolicy, FetchResult
-from newsflow.parallel import CallPool
+from newsflow.parallel import CallPool, start_spare
 from newsflow.pipeline import (
     IngestSummary,
     Preparer,
@@ -60,6 +60,10 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 # CPU seconds of parsing, extracting and tagging a poll does in its own process before it
 # starts the worker processes (each takes about a second of CPU to start: imports, taxonomy).
 WORKERS_START_AFTER = 2.0
+# Due feeds from which a poll started from the command line starts its worker processes while
+# Prefect's server starts (:func:`start_workers_for_poll`): 50 feeds of a typical 20 entries
+# are about the CPU time that WORKERS_START_AFTER waits for.
+WORKERS_EARLY_FEEDS = 50
 INLINE = CallPool(1)  # every call in the calling thread
 T = TypeVar("T")
 # The most feeds the poll flow polls in one Prefect task. A task run cost the Prefect server
@@ -78,6 +82,21 @@ def feed_workers(settings: Settings, *, start_after: float = WORKERS_START_AFTER
         start_after=start_after,
         initializer=Preparer(settings.taxonomy, neardup_config(settings)).warm_up,
     )
+
+
+def start_workers_for_poll(due: Sequence[FeedRecord], settings: Settings) -> bool:
+    """Start the worker processes of a poll of ``due`` now, if it is likely to use them:
+    with more than one worker and at least ``WORKERS_EARLY_FEEDS`` feeds. The poll's
+    :func:`feed_workers` takes them at its first call; a caller starts them while it waits
+    for something else (Prefect's server). Without this, a poll starts its workers only
+    after ``WORKERS_START_AFTER`` seconds of CPU work, and does that work in its own process
+    while they start."""
+    if settings.worker_count < 2 or len(due) < WORKERS_EARLY_FEEDS:
+        return False
+    start_spare(
+        settings.worker_count, Preparer(settings.taxonomy, neardup_config(settings)).warm_up
+    )
+    return True
 
 
 @dataclass

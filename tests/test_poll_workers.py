@@ -226,6 +226,56 @@ def test_call_pool_runs_here_until_enough_work_then_in_workers() -> None:
     assert not one.started and one.worker_calls == 0
 
 
+def test_call_pool_takes_spare_processes_at_its_first_call() -> None:
+    """Processes started ahead for a pool of its size serve a CallPool from its first call,
+    however much ``start_after`` asks for; calls run here until they are ready."""
+    from newsflow import parallel
+
+    parallel.start_spare(2)
+    try:
+        spare = parallel._spare
+        with CallPool(2, start_after=3600) as pool:
+            pool.run(os.getpid)
+            assert pool._executor is spare and parallel._spare is None
+            pool.start(wait=True)
+            assert pool.run(os.getpid) != os.getpid() and pool.worker_calls >= 1
+        with CallPool(2, start_after=3600) as later:  # none left: this one waits as before
+            assert later.run(os.getpid) == os.getpid() and not later.started
+    finally:
+        parallel._stop_spare()
+
+
+def test_a_poll_of_many_feeds_starts_its_workers_early(tmp_path: Path) -> None:
+    """``ingest --sources`` starts a poll's workers before Prefect when at least
+    ``WORKERS_EARLY_FEEDS`` feeds are due and more than one worker is set."""
+    from newsflow import parallel
+    from newsflow.polling import WORKERS_EARLY_FEEDS, start_workers_for_poll
+    from storage.models import utcnow
+
+    url = f"sqlite:///{tmp_path / 'feeds.db'}"
+    engine = prepare_database(url, tagger_for(None))
+    feeds.sync_feeds(
+        engine,
+        [FeedSource(f"f{n}", f"http://127.0.0.1:9/{n}.xml") for n in range(WORKERS_EARLY_FEEDS)],
+    )
+    due = feeds.due_feeds(engine, utcnow())
+    assert len(due) == WORKERS_EARLY_FEEDS
+    try:
+        for feeds_due, workers, started in [
+            (due[:-1], 2, False),
+            (due, 1, False),
+            (due, 2, True),
+        ]:
+            settings = settings_for(url, workers=workers)
+            assert start_workers_for_poll(feeds_due, settings) is started
+            assert (parallel._spare is not None) is started
+        with feed_workers(settings) as pool:
+            pool.run(os.getpid)
+            assert pool.started and parallel._spare is None
+    finally:
+        parallel._stop_spare()
+
+
 def test_call_pool_from_many_threads() -> None:
     with CallPool(2, start_after=0) as pool, ThreadPoolExecutor(8) as threads:
         pool.start(wait=True)
