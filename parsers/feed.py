@@ -82,11 +82,13 @@ def _markup_type(kind: object) -> bool | None:
     return False if kind == "text/plain" else None
 
 
-def _http_link(value: object, base: str | None) -> str | None:
+def _http_link(value: object, base: str | None) -> tuple[str | None, str | None]:
+    """A link made absolute, and its canonical form: ``(None, None)`` unless http(s)."""
     if not isinstance(value, str) or not value.strip():
-        return None
+        return None, None
     link = urljoin(base, value.strip()) if base else value.strip()
-    return link if canonicalize_url(link) else None
+    canonical = canonicalize_url(link)
+    return (link, canonical) if canonical else (None, None)
 
 
 def _make_article(
@@ -96,6 +98,7 @@ def _make_article(
     title: str,
     body: str,
     link: str | None,
+    url: str | None,
     guid: str | None,
     published: datetime | None,
     language: str | None,
@@ -121,7 +124,7 @@ def _make_article(
         title=title,
         text=text,
         origin=origin,
-        url=canonicalize_url(link),
+        url=url,
         guid=guid or None,
         published=published,
         language=(language or "").strip()[:16] or None,
@@ -207,7 +210,7 @@ def _from_feedparser(
         entry_origin = f"{origin}#entry-{number}"
         try:
             title = _text(entry.get("title"), _is_markup(entry, "title"))
-            link = _http_link(entry.get("link"), base)
+            link, url = _http_link(entry.get("link"), base)
             guid = entry.get("id")
             body, markup = _entry_body(entry)
             result.items.append(
@@ -218,6 +221,7 @@ def _from_feedparser(
                         title=title,
                         body=body,
                         link=link,
+                        url=url,
                         guid=str(guid) if guid else None,
                         published=_struct_date(entry, "published_parsed", "updated_parsed"),
                         language=language,
@@ -253,7 +257,7 @@ def parse_json_feed(
     items = data.get("items")
     if not isinstance(items, list):
         raise SourceError(origin, "JSON feed has no items list")
-    base = _http_link(data.get("home_page_url"), base) or base
+    base = _http_link(data.get("home_page_url"), base)[0] or base
     feed_authors = _json_authors(data)
     result = ParsedFeed(title=_text(data.get("title")) or None, kind="json1", entries=len(items))
     for number, item in enumerate(items, start=1):
@@ -262,7 +266,7 @@ def parse_json_feed(
             result.problems.append(SourceError(entry_origin, "item is not a JSON object"))
             continue
         try:
-            link = _http_link(item.get("url") or item.get("external_url"), base)
+            link, url = _http_link(item.get("url") or item.get("external_url"), base)
             html = str(item.get("content_html") or "")
             body = html or str(item.get("content_text") or "") or str(item.get("summary") or "")
             guid = item.get("id")
@@ -274,6 +278,7 @@ def parse_json_feed(
                         title=_text(item.get("title")),
                         body=body,
                         link=link,
+                        url=url,
                         guid=str(guid) if guid not in (None, "") else None,
                         published=parse_date(item.get("date_published"))
                         or parse_date(item.get("date_modified")),
