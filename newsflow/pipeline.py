@@ -2,7 +2,8 @@
 
 read (parsers) → process (dedup keys, tags) → store (storage), one batch at a time.
 
-:class:`Preparer` is the per-record CPU work in one picklable function: parse a record read by
+:class:`Preparer` (from :mod:`newsflow.prepare`, the CPU work, light enough for a worker process
+to import) is the per-record CPU work in one picklable function: parse a record read by
 :func:`parsers.iter_records`, then :func:`process` its articles. The flows map it over the
 records with :mod:`newsflow.parallel` (in worker processes, or in this one) and store what it
 returns with :func:`store_prepared`; :func:`ingest_batch` is the same two steps for articles
@@ -11,9 +12,8 @@ already parsed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import TypeGuard
@@ -21,32 +21,27 @@ from typing import TypeGuard
 from sqlalchemy import Engine
 
 import parsers
-from newsflow.article import Article, ProcessedArticle, Tag
+from newsflow.article import Article, ProcessedArticle
 from newsflow.errors import NoArticleText, SourceError
 from newsflow.parallel import WorkerPool, start_spare
+
+# the CPU work lives in newsflow.prepare (light to import, for worker processes); its names
+# are this module's too
+from newsflow.prepare import Prepared as Prepared
+from newsflow.prepare import Preparer as Preparer
+from newsflow.prepare import Skipped as Skipped
+from newsflow.prepare import process as process
+from newsflow.prepare import process_with as process_with
+from newsflow.prepare import tag_document as tag_document
+from newsflow.prepare import tagger_for as tagger_for
 from newsflow.settings import Settings, load_settings
-from parsers import Record, parse_record
-from processing.dedup import dedup_basis, hash_of_basis
-from processing.neardup import NearDupConfig, band_keys, signature_of_basis
+from parsers import Record
+from processing.neardup import NearDupConfig
 from processing.tagger import Tagger
-from processing.taxonomy import load_taxonomy
 from storage import repository
 from storage.db import open_database
 from storage.repository import BatchResult
 from storage.retry import with_retry
-
-
-@lru_cache(maxsize=8)
-def tagger_for(taxonomy_path: Path | None) -> Tagger:
-    """A tagger for the taxonomy at ``taxonomy_path`` (the built-in one for ``None``), cached."""
-    return Tagger(load_taxonomy(taxonomy_path))
-
-
-def tag_document(tagger: Tagger, document: str) -> tuple[Tag, ...]:
-    """The tags to store for a document (an article's title and body, see ``Article.document``)."""
-    return tuple(
-        Tag(result.topic, result.score, result.evidence_dicts()) for result in tagger.tag(document)
-    )
 
 
 def neardup_config(settings: Settings | None = None) -> NearDupConfig:
@@ -62,36 +57,6 @@ def neardup_config(settings: Settings | None = None) -> NearDupConfig:
     )
 
 
-def process(
-    articles: Sequence[Article], tagger: Tagger, near: NearDupConfig | None = None
-) -> list[ProcessedArticle]:
-    """Dedup keys (hash, near-dup signature) and topic tags for each article (no I/O)."""
-    near = near or neardup_config()
-    processed = []
-    for article in articles:
-        basis = dedup_basis(article)  # normalised once for both keys
-        sig = signature_of_basis(basis, near) if near.enabled else None
-        processed.append(
-            ProcessedArticle(
-                article,
-                hash_of_basis(basis),
-                tag_document(tagger, article.document),
-                tagger.version,
-                sig,
-                tuple(band_keys(sig, near)) if sig is not None else None,
-            )
-        )
-    return processed
-
-
-def process_with(
-    taxonomy: Path | None, articles: Sequence[Article], near: NearDupConfig
-) -> list[ProcessedArticle]:
-    """:func:`process` with the tagger of ``taxonomy`` (built once per process): for a worker
-    process, which is sent the taxonomy's path rather than a tagger."""
-    return process(articles, tagger_for(taxonomy), near)
-
-
 def prepare_database(database_url: str, tagger: Tagger) -> Engine:
     """Open (and migrate) the database and sync the taxonomy's topics into it."""
     engine = open_database(database_url)
@@ -99,48 +64,6 @@ def prepare_database(database_url: str, tagger: Tagger) -> Engine:
         engine, ((t.slug, t.label, t.description) for t in tagger.taxonomy.topics.values())
     )
     return engine
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    """An article left out by the caller's filter (a backfill's date window); not stored."""
-
-    article: Article
-
-
-Prepared = ProcessedArticle | SourceError | Skipped
-
-
-@dataclass(frozen=True)
-class Preparer:
-    """Parse a record and process its articles: the CPU work of ingestion, picklable.
-
-    The tagger is built once per process (:func:`tagger_for` is cached). ``admit``, when
-    given, is asked about each article first: those it refuses come back as :class:`Skipped`,
-    unprocessed. Errors stay values: a record that cannot be read is its own error.
-    """
-
-    taxonomy: Path | None
-    near: NearDupConfig
-    admit: Callable[[Article], bool] | None = None
-
-    def __call__(self, record: Record | SourceError) -> list[Prepared]:
-        tagger = tagger_for(self.taxonomy)
-        out: list[Prepared] = []
-        for item in parse_record(record):
-            if isinstance(item, SourceError):
-                out.append(item)
-            elif self.admit is not None and not self.admit(item):
-                out.append(Skipped(item))
-            else:
-                out.extend(process([item], tagger, self.near))
-        return out
-
-    def warm_up(self) -> None:
-        """Load the taxonomy and the page extractor now (a worker process's start)."""
-        import trafilatura  # noqa: F401  (its import is most of a worker's start-up)
-
-        tagger_for(self.taxonomy)
 
 
 def prepare_batches(

@@ -30,20 +30,22 @@ from sqlalchemy.orm import Session
 
 from newsflow.article import Article, ProcessedArticle, Tag
 from newsflow.errors import NewsflowError, SourceError
-from newsflow.fetch import Fetcher, FetchPolicy, FetchResult
+from newsflow.fetch import Fetcher, FetchPolicy
 from newsflow.parallel import CallPool, start_spare
-from newsflow.pipeline import (
-    IngestSummary,
+from newsflow.pipeline import IngestSummary, neardup_config
+from newsflow.prepare import (
     Preparer,
-    neardup_config,
+    ProcessingFailed,
+    page_content,
+    parse_and_process,
     process,
     process_with,
     tagger_for,
 )
 from newsflow.settings import Settings
 from newsflow.sources import check_tags, load_sources, next_poll
-from parsers.extract import PageContent, extract_page, with_full_text
-from parsers.feed import FeedItem, ParsedFeed, parse_feed
+from parsers.extract import with_full_text
+from parsers.feed import FeedItem, ParsedFeed
 from processing.neardup import NearDupConfig
 from processing.tagger import Tagger
 from storage import feeds, repository
@@ -169,52 +171,6 @@ def _with_extra_tags(items: list[ProcessedArticle], tags: Sequence[str]) -> list
     return out
 
 
-class ProcessingFailed(Exception):
-    """A feed's entries were parsed but could not be processed (a bug on hostile input)."""
-
-    @classmethod
-    def because(cls, error: Exception) -> ProcessingFailed:
-        return cls(f"cannot process the feed's entries: {error!r}")
-
-
-def parse_and_process(
-    content: bytes,
-    *,
-    source: str,
-    origin: str,
-    base_url: str | None,
-    headers: dict[str, str],
-    link_only: bool = False,
-    taxonomy: Path | None = None,
-    near: NearDupConfig | None = None,
-) -> tuple[ParsedFeed, list[ProcessedArticle] | None]:
-    """Parse a feed (:func:`parse_feed`) and, given ``near``, process its entries' articles
-    (:func:`process_with`): all of a feed's CPU work in one call, so a worker is handed the
-    feed once and returns the result once. Without ``near`` the articles come back
-    unprocessed (``None``). Raises what :func:`parse_feed` raises, and
-    :class:`ProcessingFailed`."""
-    parsed = parse_feed(
-        content,
-        source=source,
-        origin=origin,
-        base_url=base_url,
-        headers=headers,
-        link_only=link_only,
-    )
-    if near is None:
-        return parsed, None
-    try:
-        processed = process_with(taxonomy, [item.article for item in parsed.items], near)
-    except Exception as exc:
-        raise ProcessingFailed.because(exc) from exc
-    return parsed, processed
-
-
-def _page_content(page: FetchResult) -> PageContent | None:
-    """The main text of a fetched page (decoded, then extracted): a worker's job."""
-    return extract_page(page.text(), page.final_url)
-
-
 def _process(
     articles: list[Article],
     tagger: Tagger,
@@ -252,7 +208,7 @@ def _full_text(
                 )
                 articles.append(item.article)
                 continue
-            content = workers.run(_page_content, page)
+            content = workers.run(page_content, page)
         except Exception as exc:  # a bug on hostile input costs this page only: keep the summary
             problems.append(SourceError(item.link, f"full text not extracted: {exc!r}"))
             content = None

@@ -241,13 +241,13 @@ def test_feed_charsets_over_http(
 def test_a_page_that_breaks_extraction_keeps_the_summary(
     sqlite_url: str, site: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsflow import polling
+    from newsflow import prepare
     from newsflow.pipeline import prepare_database
 
     def boom(html: str, url: str | None = None) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(polling, "extract_page", boom)
+    monkeypatch.setattr(prepare, "extract_page", boom)
     engine = prepare_database(sqlite_url, tagger_for(None))
     source = FeedSource("desk", site.url("/feed.xml"), fetch_full_text=True)
     (outcome,) = poll(engine, settings_for(sqlite_url), [source])
@@ -263,7 +263,7 @@ def test_a_feed_whose_entries_cannot_be_processed_is_that_feeds_error(
     that feed, which backs off, and stores nothing of it; the other feeds are stored. Whether
     the entries are the articles (parsed and processed in one call) or their pages are
     fetched first (the articles then processed on their own)."""
-    from newsflow import polling
+    from newsflow import polling, prepare
     from newsflow.pipeline import prepare_database, process, process_with
 
     def failing(articles: Sequence[Article]) -> None:
@@ -282,8 +282,9 @@ def test_a_feed_whose_entries_cannot_be_processed_is_that_feeds_error(
         failing(articles)
         return process(articles, tagger, near)
 
-    monkeypatch.setattr(polling, "process_with", process_with_failing)
-    monkeypatch.setattr(polling, "process", process_failing)
+    for module in (polling, prepare):  # the poll's own calls, and parse_and_process's
+        monkeypatch.setattr(module, "process_with", process_with_failing)
+        monkeypatch.setattr(module, "process", process_failing)
     wire = (LIVE / "feed.xml").read_text(encoding="utf-8").replace("{base}", f"{site.base}/wire")
     site.routes["/wire.xml"] = Reply(200, wire.encode())  # its pages are missing: summaries
     engine = prepare_database(sqlite_url, tagger_for(None))
