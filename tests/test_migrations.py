@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -151,5 +152,69 @@ def test_0008_keeps_skipped_counts_with_runs_and_downgrades(new_db_url: str) -> 
             assert conn.execute(sa.text("SELECT read FROM ingestion_runs")).scalars().all() == [4]
         _migrate(engine, "upgrade", "head")
         assert {"skipped_no_text", "skipped_by_date"} <= _run_columns(engine)
+    finally:
+        engine.dispose()
+
+
+def _signatures(engine: Engine) -> tuple[dict[int, tuple[str, bytes, int]], set[tuple[int, ...]]]:
+    with engine.connect() as conn:
+        signatures = {
+            row[0]: (row[1], bytes(row[2]), row[3])
+            for row in conn.execute(
+                sa.text("SELECT article_id, scheme, minhash, shingles FROM article_signatures")
+            )
+        }
+        bands = {
+            tuple(row)
+            for row in conn.execute(sa.text("SELECT article_id, band, bucket FROM article_bands"))
+        }
+    return signatures, bands
+
+
+def test_0009_signs_again_with_xxh3_and_downgrades_to_sha1(new_db_url: str) -> None:
+    """0009's downgrade makes the SHA-1 signatures (what datasketch's default hash gives) and
+    an original's buckets from them; upgrading again gives back exactly the signatures and
+    buckets the current code stores. A copy keeps no buckets; a text of no words is signed by
+    its title."""
+    from datasketch import MinHash
+
+    from newsflow.article import Article
+    from newsflow.pipeline import ingest_batch, neardup_config, prepare_database, tagger_for
+    from processing.dedup import dedup_basis
+    from processing.neardup import Signature, _encoded_shingles, band_keys
+
+    near = neardup_config()
+    story = " ".join(f"word{n} of the story" for n in range(60))
+    texts = [story, story + " and one more line", "Moscow and Beijing sign a deal " * 9, "…"]
+    articles = [
+        Article(source="t", title=f"title {n}", text=text, origin=f"o{n}", url=f"https://x/{n}")
+        for n, text in enumerate(texts)
+    ]
+    engine = prepare_database(new_db_url, tagger_for(None))
+    try:
+        ingest_batch(articles, engine, tagger_for(None), None)
+        current = _signatures(engine)
+        assert {scheme for scheme, _, _ in current[0].values()} == {near.scheme}
+        assert len(current[0]) == 4 and {b[0] for b in current[1]} == {1, 3, 4}  # 2: a copy
+        _migrate(engine, "downgrade", "0008_run_skips")
+        old, old_bands = _signatures(engine)
+        assert {scheme for scheme, _, _ in old.values()} == {"minhash-affine32-s1-w5-p128-b32"}
+        for article_id, (_, minhash, size) in old.items():
+            grams = _encoded_shingles(dedup_basis(articles[article_id - 1]), 5)
+            reference = MinHash(num_perm=128, seed=1, scheme="affine32")  # SHA-1 per shingle
+            reference.update_batch(list(grams))
+            assert (
+                size == len(grams)
+                and minhash
+                == Signature(np.asarray(reference.hashvalues, dtype=np.uint32), size).to_bytes()
+            )
+            assert minhash != current[0][article_id][1]
+        assert old_bands == {
+            (i, band, key)
+            for i in (1, 3, 4)
+            for band, key in enumerate(band_keys(Signature.from_bytes(old[i][1], old[i][2]), near))
+        }
+        _migrate(engine, "upgrade", "head")
+        assert _signatures(engine) == current
     finally:
         engine.dispose()

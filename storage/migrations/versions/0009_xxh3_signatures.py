@@ -1,0 +1,119 @@
+"""Near-duplicate signatures re-made with XXH3 shingle hashes instead of SHA-1.
+
+A signature's shingles were hashed with SHA-1 (datasketch's default); they are hashed with
+XXH3 now (``processing.neardup.shingle_hash``), which took signing 10k feed articles from about
+4.0 to 2.1 s. Signatures of two hashes cannot be compared, so every stored signature of
+another scheme is made again from its article's text, and an original's LSH buckets with it
+(a copy has none), a thousand articles at a time. Articles without a signature (no words)
+stay without one; with near-duplicate detection off (``neardup_enabled``) nothing is done, as
+in ``0003_near_duplicates``. The downgrade makes the SHA-1 signatures again.
+
+Revision ID: 0009_xxh3_signatures
+Revises: 0008_run_skips
+Create Date: 2026-11-27
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import sqlalchemy as sa
+from alembic import op
+
+if TYPE_CHECKING:
+    from processing.neardup import NearDupConfig, Signature
+
+Signer = Callable[[str, "NearDupConfig"], "Signature | None"]
+
+revision = "0009_xxh3_signatures"
+down_revision = "0008_run_skips"
+branch_labels = None
+depends_on = None
+
+CHUNK = 1000
+
+_STALE = sa.text(
+    "SELECT s.article_id, a.title, a.text, a.duplicate_of FROM article_signatures s "
+    "JOIN articles a ON a.id = s.article_id "
+    "WHERE s.scheme <> :scheme AND s.article_id > :last ORDER BY s.article_id LIMIT :n"
+)
+_FORGET = [
+    sa.text(statement).bindparams(sa.bindparam("ids", expanding=True))
+    for statement in (
+        "DELETE FROM article_bands WHERE article_id IN :ids",
+        "DELETE FROM article_signatures WHERE article_id IN :ids",
+    )
+]
+_SAVE = sa.text(
+    "INSERT INTO article_signatures (article_id, scheme, minhash, shingles) VALUES (:a, :s, :m, :n)"
+)
+_SAVE_BAND = sa.text("INSERT INTO article_bands (article_id, band, bucket) VALUES (:a, :b, :k)")
+
+
+def upgrade() -> None:
+    from processing.neardup import signature_of_basis
+
+    _resign(lambda config: (config.scheme, signature_of_basis))
+
+
+def downgrade() -> None:
+    _resign(lambda config: (_sha1_scheme(config), _sha1_signature))
+
+
+def _sha1_scheme(config: NearDupConfig) -> str:
+    return f"minhash-affine32-s1-w{config.shingle_words}-p{config.num_perm}-b{config.bands}"
+
+
+def _sha1_signature(normalized: str, config: NearDupConfig) -> Signature | None:
+    """The signature as made before this migration: the first 4 bytes (little-endian) of
+    each shingle's SHA-1, then the same permutations."""
+    from processing.neardup import Signature, _encoded_shingles, _fmix32, permutations
+
+    grams = _encoded_shingles(normalized, config.shingle_words)
+    if not grams:
+        return None
+    digests = b"".join([hashlib.sha1(g).digest()[:4] for g in grams])
+    hv = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32).reshape(-1, 1))
+    a, b = permutations(config.num_perm)
+    values = np.full(config.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
+    for start in range(0, len(hv), 4096):
+        np.minimum(values, (hv[start : start + 4096] * a + b).min(axis=0), out=values)
+    return Signature(values, len(grams))
+
+
+def _resign(how: Callable[[NearDupConfig], tuple[str, Signer]]) -> None:
+    """Sign again every stored article whose signature is of another scheme than ``how``'s."""
+    from newsflow.article import Article
+    from newsflow.pipeline import neardup_config
+    from processing.dedup import dedup_basis
+    from processing.neardup import band_keys
+
+    config = neardup_config()
+    if not config.enabled:
+        return
+    scheme, sign = how(config)
+    conn = op.get_bind()
+    last = 0
+    while rows := conn.execute(_STALE, {"scheme": scheme, "last": last, "n": CHUNK}).all():
+        last = rows[-1][0]
+        for statement in _FORGET:
+            conn.execute(statement, {"ids": [row[0] for row in rows]})
+        signed, bands = [], []
+        for article_id, title, text, duplicate_of in rows:
+            basis = dedup_basis(Article(source="", title=title, text=text, origin=""))
+            sig = sign(basis, config)
+            if sig is None:
+                continue
+            signed.append({"a": article_id, "s": scheme, "m": sig.to_bytes(), "n": sig.size})
+            if duplicate_of is None:
+                bands += [
+                    {"a": article_id, "b": band, "k": key}
+                    for band, key in enumerate(band_keys(sig, config))
+                ]
+        if signed:
+            conn.execute(_SAVE, signed)
+        if bands:
+            conn.execute(_SAVE_BAND, bands)
