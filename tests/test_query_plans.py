@@ -32,7 +32,10 @@ def _store(engine: Engine) -> Engine:
         Article(
             source=f"desk-{i % 3}",
             title=f"Story {i}",
-            text=f"{_TEXTS[i % len(_TEXTS)]} Dispatch number {i} from the desk.",
+            # the number in every few words: stories of one text stay well apart as near
+            # copies (estimated containment ~0.5, against the 0.8 that makes a copy)
+            text=f"{_TEXTS[i % len(_TEXTS)]} Dispatch number {i} from the desk, filed {i} as "
+            f"item {i} in log {i} at hour {i}.",
             origin=f"test-{i}",
             guid=f"g-{i}",
             published=start + timedelta(days=i % 17, hours=i),
