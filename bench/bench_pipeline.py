@@ -581,10 +581,10 @@ def main() -> None:
             for _ in range(args.startup_rounds):
                 for variant in variants:
                     env = flow_env(variant, api_url, baseline)
+                    # a database per variant: a baseline's code may not know this tree's schema
+                    db = work / f"startup-{variant.replace('@', '-')}.db"
                     seconds, rss, _ = newsflow(
-                        ["ingest", str(empty), "--db", f"sqlite:///{work / 'startup.db'}"],
-                        work,
-                        env,
+                        ["ingest", str(empty), "--db", f"sqlite:///{db}"], work, env
                     )
                     seen[variant].append((seconds, rss))
             for variant, runs in seen.items():
