@@ -8,12 +8,12 @@ headline is left out on purpose: syndicated copies often change it.
 A *signature* is the MinHash of the shingle set (``num_perm`` 32-bit values, datasketch's
 ``affine32`` scheme with a fixed seed, so it is stable across processes) plus the number of
 shingles. Each shingle (UTF-8) is hashed with XXH3 (the ``xxhash`` package), the low 32 bits
-of its 64-bit digest: a fifth of the time SHA-1 took (datasketch's default hash, used before
-migration ``0009_xxh3_signatures`` re-signed the stored articles). The scheme's permutations
-are drawn and its arithmetic done here, on the whole set at once (one array operation instead
-of a Python call per shingle); ``tests/test_neardup.py`` checks both give datasketch's values
-(``MinHash(hashfunc=shingle_hash)``). The signature is cut into ``bands`` bands; each band is
-hashed to a 64-bit *bucket*.
+of its 64-bit digest: signing takes about half the time it took with SHA-1 (datasketch's
+default hash, used before migration ``0009_xxh3_signatures`` re-signed the stored articles).
+The scheme's permutations are drawn and its arithmetic done here, on the whole set at once
+(one array operation instead of a Python call per shingle); ``tests/test_neardup.py`` checks
+both give datasketch's values (``MinHash(hashfunc=shingle_hash)``). The signature is cut
+into ``bands`` bands; each band is hashed to a 64-bit *bucket*.
 Two articles that share a bucket in any band are *candidates*: with 32 bands of 4 rows, a pair
 with Jaccard similarity 0.5 becomes a candidate with probability 0.87, at 0.7 with 0.9998,
 at 0.2 with 0.05.
