@@ -344,7 +344,9 @@ class CallPool(_ClosedOnExit):
     def _executor_for_call(self) -> ProcessPoolExecutor | None:
         """The processes to send a call to; ``None`` to run it here (none ready)."""
         with self._lock:
-            if self._inline_seconds >= self.start_after or _has_spare(self.workers):
+            if self._executor is None and (
+                self._inline_seconds >= self.start_after or _has_spare(self.workers)
+            ):
                 self._start()
             if any(future.done() for future in self._ready):
                 return self._executor
