@@ -164,7 +164,13 @@ def minhash_values(grams: set[bytes], num_perm: int) -> npt.NDArray[np.uint32]:
     ``_CHUNK`` at a time, so a huge text needs a few megabytes, not
     ``len(grams) * num_perm`` values at once."""
     digests = np.fromiter(map(xxh3_64_intdigest, grams), dtype=np.uint64, count=len(grams))
-    hv = _fmix32(digests.astype(np.uint32).reshape(-1, 1))  # the low 32 bits
+    return minhash_of_hashes(digests.astype(np.uint32), num_perm)  # the low 32 bits
+
+
+def minhash_of_hashes(hashes: npt.NDArray[np.uint32], num_perm: int) -> npt.NDArray[np.uint32]:
+    """The ``affine32`` MinHash of shingles given as their 32-bit hashes: pre-mixed, then per
+    permutation the least of ``a * h + b`` modulo 2**32, ``_CHUNK`` shingles at a time."""
+    hv = _fmix32(hashes.reshape(-1, 1))
     a, b = permutations(num_perm)
     values = np.full(num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
     for start in range(0, len(hv), _CHUNK):

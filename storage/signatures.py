@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
-from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy import Connection, Table, delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from processing.neardup import Signature
+from newsflow.article import Article
+from processing.dedup import dedup_basis
+from processing.neardup import NearDupConfig, Signature, band_keys, signature_of_basis
 from storage import models
 
 # Keys per query: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters (a
@@ -112,3 +114,40 @@ def save(
             insert(cast(Table, models.ArticleBand.__table__)),
             [{"article_id": i, "band": band, "bucket": bucket} for i, band, bucket in bands],
         )
+
+
+_SAVE_SIGNATURE = text(
+    "INSERT INTO article_signatures (article_id, scheme, minhash, shingles) VALUES (:a, :s, :m, :n)"
+)
+_SAVE_BAND = text("INSERT INTO article_bands (article_id, band, bucket) VALUES (:a, :b, :k)")
+
+
+def sign_stored(
+    connection: Connection,
+    rows: Iterable[tuple[int, str, str, int | None]],
+    config: NearDupConfig,
+    scheme: str | None = None,
+    sign: Callable[[str, NearDupConfig], Signature | None] = signature_of_basis,
+) -> None:
+    """Sign stored articles, given as ``(id, title, text, duplicate_of)`` rows, and insert
+    their signatures (``scheme``, the configuration's by default) and an original's buckets;
+    an article of no words gets none. In plain SQL, for the migrations that sign what is
+    stored (``0003``, ``0009``): the models may describe a newer schema than theirs."""
+    signed: list[dict[str, object]] = []
+    bands: list[dict[str, object]] = []
+    for article_id, title, body, duplicate_of in rows:
+        sig = sign(dedup_basis(Article(source="", title=title, text=body, origin="")), config)
+        if sig is None:
+            continue
+        signed.append(
+            {"a": article_id, "s": scheme or config.scheme, "m": sig.to_bytes(), "n": sig.size}
+        )
+        if duplicate_of is None:
+            bands += [
+                {"a": article_id, "b": band, "k": key}
+                for band, key in enumerate(band_keys(sig, config))
+            ]
+    if signed:
+        connection.execute(_SAVE_SIGNATURE, signed)
+    if bands:
+        connection.execute(_SAVE_BAND, bands)

@@ -48,9 +48,8 @@ def upgrade() -> None:
 
 
 def _sign_stored_articles(conn: sa.Connection, chunk: int = 1000) -> None:
-    from newsflow.article import Article
     from newsflow.pipeline import neardup_config
-    from processing.neardup import band_keys, signature
+    from storage.signatures import sign_stored
 
     config = neardup_config()
     if not config.enabled:
@@ -61,30 +60,7 @@ def _sign_stored_articles(conn: sa.Connection, chunk: int = 1000) -> None:
     last = 0
     while rows := conn.execute(select, {"last": last, "n": chunk}).all():
         last = rows[-1][0]
-        signed, bands = [], []
-        for article_id, title, text, duplicate_of in rows:
-            sig = signature(Article(source="", title=title, text=text, origin=""), config)
-            if sig is None:
-                continue
-            signed.append({"a": article_id, "s": config.scheme, "m": sig.to_bytes(), "n": sig.size})
-            if duplicate_of is None:
-                bands += [
-                    {"a": article_id, "b": band, "k": key}
-                    for band, key in enumerate(band_keys(sig, config))
-                ]
-        if signed:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO article_signatures (article_id, scheme, minhash, shingles) "
-                    "VALUES (:a, :s, :m, :n)"
-                ),
-                signed,
-            )
-        if bands:
-            conn.execute(
-                sa.text("INSERT INTO article_bands (article_id, band, bucket) VALUES (:a, :b, :k)"),
-                bands,
-            )
+        sign_stored(conn, [tuple(row) for row in rows], config)
 
 
 def downgrade() -> None:

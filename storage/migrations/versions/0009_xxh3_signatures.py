@@ -48,10 +48,6 @@ _FORGET = [
         "DELETE FROM article_signatures WHERE article_id IN :ids",
     )
 ]
-_SAVE = sa.text(
-    "INSERT INTO article_signatures (article_id, scheme, minhash, shingles) VALUES (:a, :s, :m, :n)"
-)
-_SAVE_BAND = sa.text("INSERT INTO article_bands (article_id, band, bucket) VALUES (:a, :b, :k)")
 
 
 def upgrade() -> None:
@@ -71,26 +67,21 @@ def _sha1_scheme(config: NearDupConfig) -> str:
 def _sha1_signature(normalized: str, config: NearDupConfig) -> Signature | None:
     """The signature as made before this migration: the first 4 bytes (little-endian) of
     each shingle's SHA-1, then the same permutations."""
-    from processing.neardup import Signature, _encoded_shingles, _fmix32, permutations
+    from processing.neardup import Signature, _encoded_shingles, minhash_of_hashes
 
     grams = _encoded_shingles(normalized, config.shingle_words)
     if not grams:
         return None
     digests = b"".join([hashlib.sha1(g).digest()[:4] for g in grams])
-    hv = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32).reshape(-1, 1))
-    a, b = permutations(config.num_perm)
-    values = np.full(config.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
-    for start in range(0, len(hv), 4096):
-        np.minimum(values, (hv[start : start + 4096] * a + b).min(axis=0), out=values)
+    hashes = np.frombuffer(digests, dtype="<u4").astype(np.uint32)
+    values = minhash_of_hashes(hashes, config.num_perm)
     return Signature(values, len(grams))
 
 
 def _resign(how: Callable[[NearDupConfig], tuple[str, Signer]]) -> None:
     """Sign again every stored article whose signature is of another scheme than ``how``'s."""
-    from newsflow.article import Article
     from newsflow.pipeline import neardup_config
-    from processing.dedup import dedup_basis
-    from processing.neardup import band_keys
+    from storage.signatures import sign_stored
 
     config = neardup_config()
     if not config.enabled:
@@ -102,19 +93,4 @@ def _resign(how: Callable[[NearDupConfig], tuple[str, Signer]]) -> None:
         last = rows[-1][0]
         for statement in _FORGET:
             conn.execute(statement, {"ids": [row[0] for row in rows]})
-        signed, bands = [], []
-        for article_id, title, text, duplicate_of in rows:
-            basis = dedup_basis(Article(source="", title=title, text=text, origin=""))
-            sig = sign(basis, config)
-            if sig is None:
-                continue
-            signed.append({"a": article_id, "s": scheme, "m": sig.to_bytes(), "n": sig.size})
-            if duplicate_of is None:
-                bands += [
-                    {"a": article_id, "b": band, "k": key}
-                    for band, key in enumerate(band_keys(sig, config))
-                ]
-        if signed:
-            conn.execute(_SAVE, signed)
-        if bands:
-            conn.execute(_SAVE_BAND, bands)
+        sign_stored(conn, [tuple(row) for row in rows], config, scheme, sign)
