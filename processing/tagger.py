@@ -9,7 +9,6 @@ A topic applies when its required co-occurrences are present, it has at least
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -72,8 +71,17 @@ class _Windows:
             "paragraph": [s for s, _ in paragraphs],
         }
 
-    def index(self, kind: str, offset: int) -> int:
-        return max(bisect.bisect_right(self._starts[kind], offset) - 1, 0)
+    def indexes(self, kind: str, offsets: Iterable[int]) -> dict[int, int]:
+        """The index of the window each offset is in (the first window for an offset before
+        it), in one walk over the windows."""
+        starts = self._starts[kind]
+        found: dict[int, int] = {}
+        at, last = 0, len(starts) - 1
+        for offset in sorted(offsets):
+            while at < last and starts[at + 1] <= offset:
+                at += 1
+            found[offset] = at
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +92,8 @@ class _Scan:
     matches: list[PhraseMatch]
     groups: dict[str, list[PhraseMatch]]
     windows: _Windows
-    window_of: dict[str, dict[PhraseMatch, int]]  # "sentence"/"paragraph" -> match -> index
+    # "sentence"/"paragraph" -> a match's start offset -> the index of its window
+    window_of: dict[str, dict[int, int]]
 
 
 def split_windows(document: str) -> _Windows:
@@ -127,10 +136,45 @@ class Tagger:
             for phrase in group:
                 self._group_of.setdefault(phrase, set()).add(name)
         self._matcher = PhraseMatcher(phrases)
+        self._exclude = {slug: frozenset(t.exclude) for slug, t in taxonomy.topics.items()}
+        # A topic with no evidence is tagged only if nothing requires any: no co-occurrence,
+        # no minimum of mentions, a threshold of 0. Any other topic needs a match of one of
+        # these phrases to apply, so :meth:`tag` passes over it when none is in the document.
+        self._needs: dict[str, frozenset[str] | None] = {}
+        for slug, topic in taxonomy.topics.items():
+            if not topic.cooccur and topic.min_mentions <= 0 and topic.threshold <= 0:
+                self._needs[slug] = None
+                continue
+            needed = set(topic.terms)
+            for group_name in topic.mentions:
+                needed.update(taxonomy.groups[group_name])
+            for rule in topic.cooccur:
+                for group_name in rule.groups:
+                    needed.update(taxonomy.groups[group_name])
+            self._needs[slug] = frozenset(needed)
 
     def score_all(self, document: str) -> list[TopicResult]:
         """Every topic's score and evidence, tagged or not (for explaining rules)."""
+        return self._score_topics(document, only_possible=False)
+
+    def tag(self, document: str) -> list[TopicResult]:
+        """The topics that apply to ``document``."""
+        return [r for r in self._score_topics(document, only_possible=True) if r.tagged]
+
+    def _score_topics(self, document: str, *, only_possible: bool) -> list[TopicResult]:
+        """Scores of every topic, or (``only_possible``) of those the document's matches
+        could make apply: the others are left out."""
         matches = self._matcher.find(document)
+        topics = list(self.taxonomy.topics.values())
+        if only_possible:
+            present = {m.phrase for m in matches}
+            topics = [
+                topic
+                for topic in topics
+                if (needed := self._needs[topic.slug]) is None or not needed.isdisjoint(present)
+            ]
+            if not topics:
+                return []
         windows = split_windows(document)
         # Group mentions never overlap, across groups too: "South China Sea" (a place) hides
         # the "China" inside it, "Vladimir Putin" is one mention of Putin.
@@ -144,22 +188,19 @@ class Tagger:
             groups=owned,
             windows=windows,
             window_of={
-                kind: {m: windows.index(kind, m.start) for m in matches}
+                kind: windows.indexes(kind, {m.start for m in matches})
                 for kind in ("sentence", "paragraph")
             },
         )
-        return [self._score(topic, scan) for topic in self.taxonomy.topics.values()]
-
-    def tag(self, document: str) -> list[TopicResult]:
-        """The topics that apply to ``document``."""
-        return [result for result in self.score_all(document) if result.tagged]
+        return [self._score(topic, scan) for topic in topics]
 
     def _score(self, topic: Topic, scan: _Scan) -> TopicResult:
         document, matches, sentence_of = scan.document, scan.matches, scan.window_of["sentence"]
-        excluded = {sentence_of[m] for m in matches if m.phrase in topic.exclude}
+        exclude = self._exclude[topic.slug]
+        excluded = {sentence_of[m.start] for m in matches if m.phrase in exclude}
 
         def allowed(match: PhraseMatch) -> bool:
-            return sentence_of[match] not in excluded
+            return sentence_of[match.start] not in excluded
 
         evidence: list[Evidence] = []
         for match in longest_first(m for m in matches if m.phrase in topic.terms and allowed(m)):
@@ -214,8 +255,8 @@ class Tagger:
         for group in rule.groups:
             for match in scan.groups[group]:
                 if allowed(match):
-                    per_window.setdefault(window_of[match], {}).setdefault(group, match)
-        crowded = {window_of[m] for group in rule.not_with for m in scan.groups[group]}
+                    per_window.setdefault(window_of[match.start], {}).setdefault(group, match)
+        crowded = {window_of[m.start] for group in rule.not_with for m in scan.groups[group]}
         found: list[Evidence] = []
         for index in sorted(per_window):
             firsts = per_window[index]

@@ -15,7 +15,7 @@ from newsflow.article import Article
 from parsers import iter_path
 from processing.matcher import PhraseMatcher
 from processing.tagger import _ABBREVIATIONS, _SENTENCE_END, Tagger, noisy_or, split_windows
-from processing.taxonomy import load_taxonomy, parse_taxonomy
+from processing.taxonomy import Taxonomy, Topic, load_taxonomy, parse_taxonomy
 
 DATA = Path(__file__).parent / "data"
 REQUIRED_TOPICS = {
@@ -214,3 +214,37 @@ def test_a_country_as_a_venue_is_not_the_subject(tagger: Tagger) -> None:
         "meeting was useful."
     )
     assert "middle-east" not in topics_of(tagger, text)
+
+
+def test_tag_is_score_all_filtered_over_the_labelled_articles(tagger: Tagger) -> None:
+    """``tag`` passes over topics none of whose phrases occur; what it returns is exactly the
+    tagged results of ``score_all``, evidence and scores included."""
+    documents = [
+        f"{record['title']}\n\n{record['text']}"
+        for name in ("dev.jsonl", "holdout.jsonl", "fresh.jsonl")
+        for line in (DATA / "tagging" / name).read_text(encoding="utf-8").splitlines()
+        if (record := json.loads(line))
+    ]
+    assert len(documents) > 100
+    tagged = 0
+    for document in documents:
+        expected = [r for r in tagger.score_all(document) if r.tagged]
+        assert tagger.tag(document) == expected
+        tagged += len(expected)
+    assert tagged > 100
+
+
+def test_a_topic_that_needs_no_evidence_is_tagged_without_any() -> None:
+    """The taxonomy file asks for one piece of evidence or more; a taxonomy built in code may
+    not, and ``tag`` does not pass over such a topic."""
+    taxonomy = Taxonomy(
+        version="t2",
+        groups={"a": ("alpha",)},
+        topics={
+            "always": Topic("always", "Always", terms={"omega": 0.5}, min_mentions=0, threshold=0),
+            "alpha": Topic("alpha", "Alpha", mentions={"a": 0.6}),
+        },
+    )
+    tagger = Tagger(taxonomy)
+    assert [r.topic for r in tagger.tag("Nothing of note.")] == ["always"]
+    assert [r.topic for r in tagger.tag("Alpha again.")] == ["always", "alpha"]
