@@ -11,6 +11,10 @@ subprocess of its own (so peak RSS is that run's alone):
    file read / ``warcio``), extract (``trafilatura.bare_extraction`` with metadata for pages,
    ``lxml`` text of a feed entry's HTML), SHA-256 of the text, ``sqlite3`` ``executemany``
    insert committed per batch;
+   **bare-all** is the same loop with the kinds of work newsflow adds, done by the libraries
+   alone (:class:`SameWork`): an FTS5 index kept by a trigger, a datasketch MinHash checked
+   against an in-memory LSH index, one pyahocorasick pass for the taxonomy's phrases, and
+   their rows stored. It shows how much of the flow's time over **bare** is that work itself;
 2. **stages**: newsflow's plain functions stage by stage (parse, extract, dedup keys: hash and
    near-dup signature, tag, store) into a fresh SQLite database, timed per stage;
 3. **flow**: the Prefect flow as users run it: ``newsflow ingest PATH`` (``newsflow ingest
@@ -96,7 +100,85 @@ def iter_pages(directory: Path, kind: str) -> Iterator[tuple[str, bytes]]:
 # --- 1. the bare loop ---------------------------------------------------------------------
 
 
-def bare(kind: str, directory: Path, db: Path, batch_size: int) -> dict[str, Any]:
+class SameWork:
+    """What newsflow does to an article beyond the bare loop, done by the libraries alone
+    (mode ``bare-all``): a full-text index (an FTS5 table kept by a trigger, with newsflow's
+    tokenizer), a MinHash signature of the text's 5-word shingles (datasketch, with the XXH3
+    hash newsflow uses) checked against and added to an LSH index of the originals
+    (datasketch's, in memory) and stored, and one Aho-Corasick pass (pyahocorasick) for the
+    taxonomy's phrases, each whole-word match tagging the topics that use the phrase.
+
+    No rules beyond that (co-occurrence windows, exclusions, scores), no look-ups of stored
+    records, no updates: the least work that produces the same kinds of data.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        import ahocorasick
+        from datasketch import MinHashLSH
+
+        from processing.taxonomy import load_taxonomy
+
+        conn.executescript(
+            """
+            CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='articles',
+                content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
+            CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
+                INSERT INTO articles_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+            END;
+            CREATE TABLE signatures (article_id INTEGER PRIMARY KEY, minhash BLOB,
+                duplicate_of INTEGER);
+            CREATE TABLE article_topics (article_id INTEGER, topic TEXT,
+                PRIMARY KEY (article_id, topic));
+            """
+        )
+        taxonomy = load_taxonomy(None)
+        topics_of: dict[str, set[str]] = {}
+        for topic in taxonomy.topics.values():
+            phrases = set(topic.terms)
+            for name in [*topic.mentions, *(g for rule in topic.cooccur for g in rule.groups)]:
+                phrases.update(taxonomy.groups[name])
+            for phrase in phrases:
+                topics_of.setdefault(phrase.lstrip("=").lower(), set()).add(topic.slug)
+        self.automaton = ahocorasick.Automaton()
+        for phrase, slugs in topics_of.items():
+            self.automaton.add_word(phrase, (len(phrase), frozenset(slugs)))
+        self.automaton.make_automaton()
+        self.lsh = MinHashLSH(threshold=0.8, num_perm=128)
+        self.signatures: list[tuple[int, bytes, int | None]] = []
+        self.tags: list[tuple[int, str]] = []
+
+    def add(self, article_id: int, text: str) -> None:
+        import xxhash
+        from datasketch import MinHash
+
+        words = text.lower().split()
+        shingles = {" ".join(words[i : i + 5]).encode() for i in range(max(len(words) - 4, 1))}
+        minhash = MinHash(num_perm=128, hashfunc=lambda b: xxhash.xxh3_64_intdigest(b) & 0xFFFFFFFF)
+        minhash.update_batch(list(shingles))
+        near = self.lsh.query(minhash)
+        if not near:
+            self.lsh.insert(article_id, minhash)
+        self.signatures.append(
+            (article_id, minhash.hashvalues.astype("uint32").tobytes(), near[0] if near else None)
+        )
+        lowered, found = text.lower(), set()
+        for end, (length, slugs) in self.automaton.iter(lowered):
+            start = end + 1 - length
+            if (start == 0 or not lowered[start - 1].isalnum()) and (
+                end + 1 == len(lowered) or not lowered[end + 1].isalnum()
+            ):
+                found.update(slugs)
+        self.tags.extend((article_id, slug) for slug in found)
+
+    def flush(self, conn: sqlite3.Connection) -> None:
+        conn.executemany("INSERT INTO signatures VALUES (?, ?, ?)", self.signatures)
+        conn.executemany("INSERT OR IGNORE INTO article_topics VALUES (?, ?)", self.tags)
+        self.signatures, self.tags = [], []
+
+
+def bare(
+    kind: str, directory: Path, db: Path, batch_size: int, same_work: bool = False
+) -> dict[str, Any]:
     started = time.perf_counter()
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -108,16 +190,28 @@ def bare(kind: str, directory: Path, db: Path, batch_size: int) -> dict[str, Any
         "INSERT OR IGNORE INTO articles (url, title, text, published, content_hash) "
         "VALUES (?, ?, ?, ?, ?)"
     )
+    extra = SameWork(conn) if same_work else None
+    if extra is not None:  # ids given here, for the signature and topic rows
+        insert = (
+            "INSERT OR IGNORE INTO articles (id, url, title, text, published, content_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?)"
+        )
     rows: list[tuple[object, ...]] = []
     count = 0
 
     def add(url: object, title: object, text: str, published: object) -> None:
         nonlocal rows, count
         digest = hashlib.sha256(text.encode()).hexdigest()
-        rows.append((url, title, text, published, digest))
         count += 1
+        if extra is None:
+            rows.append((url, title, text, published, digest))
+        else:
+            rows.append((count, url, title, text, published, digest))
+            extra.add(count, text)
         if len(rows) == batch_size:
             conn.executemany(insert, rows)
+            if extra is not None:
+                extra.flush(conn)
             conn.commit()
             rows = []
 
@@ -146,7 +240,9 @@ def bare(kind: str, directory: Path, db: Path, batch_size: int) -> dict[str, Any
             add(d.get("url") or url, d.get("title"), str(d.get("text") or ""), d.get("date"))
     if rows:
         conn.executemany(insert, rows)
-        conn.commit()
+    if extra is not None:
+        extra.flush(conn)
+    conn.commit()
     conn.close()
     return {"seconds": time.perf_counter() - started, "articles": count}
 
@@ -531,7 +627,8 @@ def main() -> None:
     parser.add_argument(
         "--modes",
         default="bare,stages,flow-w1,flow-w2,served-w1,served-w2",
-        help="bare, stages, flow[-wN] (temporary Prefect server), served[-wN] (running server)",
+        help="bare, bare-all, stages, flow[-wN] (temporary Prefect server), served[-wN] "
+        "(running server)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
     parser.add_argument(
@@ -546,13 +643,16 @@ def main() -> None:
         help="a PostgreSQL server URL: the flow modes store into a new database there "
         "(newsflow_bench_ingest, created afresh for each run) instead of SQLite",
     )
-    parser.add_argument("--worker", choices=["bare", "stages"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["bare", "bare-all", "stages"], help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        fn = bare if args.worker == "bare" else stages
-        print(json.dumps(fn(args.kinds, args.input, args.db, args.batch_size)))
+        call = (args.kinds, args.input, args.db, args.batch_size)
+        if args.worker == "stages":
+            print(json.dumps(stages(*call)))
+        else:
+            print(json.dumps(bare(*call, same_work=args.worker == "bare-all")))
         return
     kinds = args.kinds.split(",")
     modes = args.modes.split(",")
@@ -725,13 +825,13 @@ def markdown(
     ]
     flows = [m for m in modes if _is_flow(m)]
     head = "| input | articles | MB | bare s |" + "".join(
-        f" {m} s | {m} / bare |" for m in ["stages", *flows] if m in modes
+        f" {m} s | {m} / bare |" for m in ["bare-all", "stages", *flows] if m in modes
     )
     lines += [head, "|---|---|---|---|" + "---|---|" * (head.count("/ bare"))]
     for r in results:
         bs = r.get("bare", {}).get("seconds")
         cells = [f"| {r['input']} | {r['n']:,} | {r['mb']:.0f} | {fmt(bs)} |"]
-        for m in ["stages", *flows]:
+        for m in ["bare-all", "stages", *flows]:
             if m not in modes:
                 continue
             sec = r.get(m, {}).get("seconds")
@@ -753,6 +853,26 @@ def markdown(
                 up = startup.get(_startup_key(m), (0.0, 0.0))[0]
                 net = sec - up if sec else None
                 cells.append(f" {fmt(net)} | {fmt(net / bs if net and bs else None, '.2f')}x |")
+            lines.append("".join(cells))
+    if "bare-all" in modes and flows:
+        lines += [
+            "",
+            "Against the libraries doing the same kinds of work (bare-all: full-text index, "
+            "MinHash and LSH, phrase matching; see `SameWork`):",
+            "",
+            "| input | articles | bare-all s |"
+            + "".join(f" {m} / bare-all | − start-up |" for m in flows),
+            "|---|---|---|" + "---|---|" * len(flows),
+        ]
+        for r in results:
+            full = r.get("bare-all", {}).get("seconds")
+            cells = [f"| {r['input']} | {r['n']:,} | {fmt(full)} |"]
+            for m in flows:
+                sec = r.get(m, {}).get("seconds")
+                up = startup.get(_startup_key(m), (0.0, 0.0))[0]
+                ratio = sec / full if sec and full else None
+                net = (sec - up) / full if sec and full else None
+                cells.append(f" {fmt(ratio, '.2f')}x | {fmt(net, '.2f')}x |")
             lines.append("".join(cells))
     if "stages" in modes:
         lines += [
@@ -807,7 +927,7 @@ def markdown(
             + ", ".join(
                 f"{m} {r[m].get('new', '')} / {r[m].get('read', r[m].get('articles', ''))}"
                 for m in modes
-                if m in r and m != "bare"
+                if m in r and m not in ("bare", "bare-all")
             )
             for r in results
         ),
