@@ -777,6 +777,16 @@ def new_postgres(server: str, database: str = BENCH_DATABASE) -> str:
     return f"{base}/{database}"
 
 
+def _flow_seconds(
+    row: dict[str, Any], mode: str, startup: dict[str, tuple[float, float]]
+) -> tuple[float | None, float | None]:
+    """A flow mode's seconds on an input, and the same without the mode's start-up."""
+    seconds: float | None = row.get(mode, {}).get("seconds")
+    if not seconds:
+        return None, None
+    return seconds, seconds - startup.get(_startup_key(mode), (0.0, 0.0))[0]
+
+
 def markdown(
     results: list[dict[str, Any]],
     startup: dict[str, tuple[float, float]],
@@ -803,6 +813,10 @@ def markdown(
 
     def fmt(x: float | None, spec: str = ".1f") -> str:
         return "" if x is None else format(x, spec)
+
+    def times(part: float | None, whole: float | None) -> str:
+        """``part / whole`` as a ratio cell ("1.23x"), empty when either is missing."""
+        return f"{fmt(part / whole if part and whole else None, '.2f')}x"
 
     def loads(values: tuple[float, ...]) -> str:
         return " / ".join(f"{v:.1f}" for v in values)
@@ -835,7 +849,7 @@ def markdown(
             if m not in modes:
                 continue
             sec = r.get(m, {}).get("seconds")
-            cells.append(f" {fmt(sec)} | {fmt(sec / bs if sec and bs else None, '.2f')}x |")
+            cells.append(f" {fmt(sec)} | {times(sec, bs)} |")
         lines.append("".join(cells))
     if flows:
         lines += [
@@ -848,12 +862,8 @@ def markdown(
         for r in results:
             bs = r.get("bare", {}).get("seconds")
             cells = [f"| {r['input']} | {r['n']:,} |"]
-            for m in flows:
-                sec = r.get(m, {}).get("seconds")
-                up = startup.get(_startup_key(m), (0.0, 0.0))[0]
-                net = sec - up if sec else None
-                cells.append(f" {fmt(net)} | {fmt(net / bs if net and bs else None, '.2f')}x |")
-            lines.append("".join(cells))
+            nets = [_flow_seconds(r, m, startup)[1] for m in flows]
+            lines.append("".join(cells + [f" {fmt(net)} | {times(net, bs)} |" for net in nets]))
     if "bare-all" in modes and flows:
         lines += [
             "",
@@ -867,13 +877,12 @@ def markdown(
         for r in results:
             full = r.get("bare-all", {}).get("seconds")
             cells = [f"| {r['input']} | {r['n']:,} | {fmt(full)} |"]
-            for m in flows:
-                sec = r.get(m, {}).get("seconds")
-                up = startup.get(_startup_key(m), (0.0, 0.0))[0]
-                ratio = sec / full if sec and full else None
-                net = (sec - up) / full if sec and full else None
-                cells.append(f" {fmt(ratio, '.2f')}x | {fmt(net, '.2f')}x |")
-            lines.append("".join(cells))
+            pairs = [_flow_seconds(r, m, startup) for m in flows]
+            lines.append(
+                "".join(
+                    cells + [f" {times(sec, full)} | {times(net, full)} |" for sec, net in pairs]
+                )
+            )
     if "stages" in modes:
         lines += [
             "",
