@@ -18,7 +18,7 @@ in what is stored.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -216,8 +216,11 @@ def _full_text(
     return articles
 
 
-def _new_items(engine: Engine, feed: FeedRecord, items: list[FeedItem]) -> list[FeedItem]:
-    """Entries not stored yet (by canonical URL or by this feed's GUID)."""
+def _new_items(
+    engine: Engine, feed: FeedRecord, items: list[FeedItem], waiting: Collection[str]
+) -> list[FeedItem]:
+    """Entries not stored yet (by canonical URL or by this feed's GUID) and not ``waiting``
+    to be stored (the canonical URLs of the articles an earlier feed of the group brought)."""
     urls, guids = feeds.known_entries(
         engine,
         feed.source_id,
@@ -227,7 +230,7 @@ def _new_items(engine: Engine, feed: FeedRecord, items: list[FeedItem]) -> list[
     return [
         i
         for i in items
-        if not (i.article.url and i.article.url in urls)
+        if not (i.article.url and (i.article.url in urls or i.article.url in waiting))
         and not (i.article.guid and i.article.guid in guids)
     ]
 
@@ -295,6 +298,7 @@ def poll_group(
     near = neardup_config(settings)
     outcomes: list[FeedOutcome] = []
     waiting: list[_Polled] = []
+    waiting_urls: set[str] = set()  # a full-text feed fetches none of these pages again
     for feed in group:
         polled = _poll(
             feed,
@@ -305,12 +309,14 @@ def poll_group(
             near=near,
             now=now,
             workers=workers,
+            waiting=waiting_urls,
         )
         outcomes.append(polled.outcome)
         waiting.append(polled)
+        waiting_urls.update(p.article.url for p in polled.articles if p.article.url)
         if sum(len(p.articles) for p in waiting) >= settings.batch_size:
             _store_polled(engine, waiting, near, run_id)
-            waiting = []
+            waiting, waiting_urls = [], set()
     if waiting:
         _store_polled(engine, waiting, near, run_id)
     return outcomes
@@ -351,8 +357,11 @@ def _poll(
     near: NearDupConfig,
     now: Callable[[], datetime],
     workers: CallPool,
+    waiting: Collection[str] = frozenset(),
 ) -> _Polled:
-    """Fetch, parse and process one feed; what is to be stored for it."""
+    """Fetch, parse and process one feed; what is to be stored for it. A full-text feed
+    fetches the pages of its entries that are neither stored nor ``waiting`` (see
+    :func:`_new_items`)."""
     outcome = FeedOutcome(name=feed.name, url=feed.url, outcome="ok")
     interval = feed.poll_interval or settings.poll_interval
     started = now()
@@ -402,7 +411,7 @@ def _poll(
             outcome.problems.clear()  # the feed's one error says it all
         else:
             if feed.fetch_full_text:
-                fresh = _new_items(engine, feed, items)
+                fresh = _new_items(engine, feed, items, waiting)
                 outcome.skipped_known = len(items) - len(fresh)
                 articles = []
                 for article in _full_text(fresh, fetcher, outcome.problems, workers):

@@ -514,3 +514,26 @@ def test_a_copy_in_a_later_feed_of_the_group_is_that_feeds_duplicate(
     with Session(engine) as session:
         rows = session.scalars(select(models.Article).order_by(models.Article.id)).all()
     assert [r.duplicate_of for r in rows] == [None, rows[0].id]
+
+
+def test_a_full_text_feed_fetches_no_page_an_earlier_feed_of_its_group_brought(
+    engine: Engine, db_url: str, site: LoopbackServer
+) -> None:
+    """Two full-text feeds of one group list the same pages: each page is fetched once, and
+    the later feed counts them as known, as it would once the first feed's were stored."""
+    site.routes["/mirror.xml"] = Reply(
+        200,
+        (LIVE / "feed.xml").read_text(encoding="utf-8").replace("{base}", site.base).encode(),
+        {"Content-Type": "application/rss+xml"},
+    )
+    sources = [
+        FeedSource("desk", site.url("/feed.xml"), fetch_full_text=True),
+        FeedSource("mirror", site.url("/mirror.xml"), fetch_full_text=True),
+    ]
+    desk, mirror = _poll_group(engine, settings_for(db_url), _records(engine, sources))
+    assert (desk.result.new, desk.skipped_known) == (3, 0)
+    assert (mirror.result.new, mirror.skipped_known, mirror.result.unchanged) == (0, 3, 3)
+    assert site.hits("/world/arms-talks.html") == 1
+    assert site.hits("/energy/siberia-gas.html") == 1
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(models.Article)) == 3
