@@ -137,12 +137,13 @@ class Tagger:
                 self._group_of.setdefault(phrase, set()).add(name)
         self._matcher = PhraseMatcher(phrases)
         self._exclude = {slug: frozenset(t.exclude) for slug, t in taxonomy.topics.items()}
-        # A topic with no evidence is tagged only if nothing requires any: no co-occurrence,
-        # no minimum of mentions, a threshold of 0. Any other topic needs a match of one of
-        # these phrases to apply, so :meth:`tag` passes over it when none is in the document.
+        # A topic with no evidence is tagged only if nothing requires any: no co-occurrence
+        # required, no minimum of mentions, a threshold of 0. Any other topic needs a match
+        # of one of these phrases to apply, so :meth:`tag` passes over it when none occurs.
         self._needs: dict[str, frozenset[str] | None] = {}
         for slug, topic in taxonomy.topics.items():
-            if not topic.cooccur and topic.min_mentions <= 0 and topic.threshold <= 0:
+            required = any(rule.min > 0 for rule in topic.cooccur)
+            if not required and topic.min_mentions <= 0 and topic.threshold <= 0:
                 self._needs[slug] = None
                 continue
             needed = set(topic.terms)

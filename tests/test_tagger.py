@@ -15,7 +15,7 @@ from newsflow.article import Article
 from parsers import iter_path
 from processing.matcher import PhraseMatcher
 from processing.tagger import _ABBREVIATIONS, _SENTENCE_END, Tagger, noisy_or, split_windows
-from processing.taxonomy import Taxonomy, Topic, load_taxonomy, parse_taxonomy
+from processing.taxonomy import Cooccurrence, Taxonomy, Topic, load_taxonomy, parse_taxonomy
 
 DATA = Path(__file__).parent / "data"
 REQUIRED_TOPICS = {
@@ -242,9 +242,19 @@ def test_a_topic_that_needs_no_evidence_is_tagged_without_any() -> None:
         groups={"a": ("alpha",)},
         topics={
             "always": Topic("always", "Always", terms={"omega": 0.5}, min_mentions=0, threshold=0),
+            "optional": Topic(
+                "optional",
+                "Optional co-occurrence",
+                cooccur=(Cooccurrence(("a", "a"), min=0),),
+                min_mentions=0,
+                threshold=0,
+            ),
             "alpha": Topic("alpha", "Alpha", mentions={"a": 0.6}),
         },
     )
     tagger = Tagger(taxonomy)
-    assert [r.topic for r in tagger.tag("Nothing of note.")] == ["always"]
-    assert [r.topic for r in tagger.tag("Alpha again.")] == ["always", "alpha"]
+    for document in ("Nothing of note.", "Alpha again."):
+        expected = [r for r in tagger.score_all(document) if r.tagged]
+        assert tagger.tag(document) == expected
+    assert [r.topic for r in tagger.tag("Nothing of note.")] == ["always", "optional"]
+    assert [r.topic for r in tagger.tag("Alpha again.")] == ["always", "optional", "alpha"]
