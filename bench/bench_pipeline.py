@@ -59,7 +59,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -114,7 +114,8 @@ class SameWork:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         import ahocorasick
-        from datasketch import MinHashLSH
+        import xxhash
+        from datasketch import MinHash, MinHashLSH
 
         from processing.taxonomy import load_taxonomy
 
@@ -144,16 +145,17 @@ class SameWork:
             self.automaton.add_word(phrase, (len(phrase), frozenset(slugs)))
         self.automaton.make_automaton()
         self.lsh = MinHashLSH(threshold=0.8, num_perm=128)
+        self.minhash = MinHash
+        self.shingle_hash: Callable[[bytes], int] = lambda shingle: (
+            xxhash.xxh3_64_intdigest(shingle) & 0xFFFFFFFF
+        )
         self.signatures: list[tuple[int, bytes, int | None]] = []
         self.tags: list[tuple[int, str]] = []
 
     def add(self, article_id: int, text: str) -> None:
-        import xxhash
-        from datasketch import MinHash
-
         words = text.lower().split()
         shingles = {" ".join(words[i : i + 5]).encode() for i in range(max(len(words) - 4, 1))}
-        minhash = MinHash(num_perm=128, hashfunc=lambda b: xxhash.xxh3_64_intdigest(b) & 0xFFFFFFFF)
+        minhash = self.minhash(num_perm=128, hashfunc=self.shingle_hash)
         minhash.update_batch(list(shingles))
         near = self.lsh.query(minhash)
         if not near:
