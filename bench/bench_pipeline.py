@@ -135,10 +135,7 @@ class SameWork:
         taxonomy = load_taxonomy(None)
         topics_of: dict[str, set[str]] = {}
         for topic in taxonomy.topics.values():
-            phrases = set(topic.terms)
-            for name in [*topic.mentions, *(g for rule in topic.cooccur for g in rule.groups)]:
-                phrases.update(taxonomy.groups[name])
-            for phrase in phrases:
+            for phrase in taxonomy.evidence_phrases(topic):
                 topics_of.setdefault(phrase.lstrip("=").lower(), set()).add(topic.slug)
         self.automaton = ahocorasick.Automaton()
         for phrase, slugs in topics_of.items():

@@ -143,16 +143,8 @@ class Tagger:
         self._needs: dict[str, frozenset[str] | None] = {}
         for slug, topic in taxonomy.topics.items():
             required = any(rule.min > 0 for rule in topic.cooccur)
-            if not required and topic.min_mentions <= 0 and topic.threshold <= 0:
-                self._needs[slug] = None
-                continue
-            needed = set(topic.terms)
-            for group_name in topic.mentions:
-                needed.update(taxonomy.groups[group_name])
-            for rule in topic.cooccur:
-                for group_name in rule.groups:
-                    needed.update(taxonomy.groups[group_name])
-            self._needs[slug] = frozenset(needed)
+            bare = not required and topic.min_mentions <= 0 and topic.threshold <= 0
+            self._needs[slug] = None if bare else taxonomy.evidence_phrases(topic)
 
     def score_all(self, document: str) -> list[TopicResult]:
         """Every topic's score and evidence, tagged or not (for explaining rules)."""

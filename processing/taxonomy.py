@@ -58,6 +58,14 @@ class Taxonomy:
     topics: dict[str, Topic]
     path: str = "<built-in>"
 
+    def evidence_phrases(self, topic: Topic) -> frozenset[str]:
+        """The phrases whose matches can be ``topic``'s evidence: its terms and the phrases
+        of the groups its mentions and co-occurrences name."""
+        phrases = set(topic.terms)
+        for name in [*topic.mentions, *(group for rule in topic.cooccur for group in rule.groups)]:
+            phrases.update(self.groups[name])
+        return frozenset(phrases)
+
 
 def _fail(path: str, where: str, message: str) -> ConfigError:
     return ConfigError(f"taxonomy {path}: {where}: {message}")
