@@ -59,7 +59,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -114,9 +114,9 @@ class SameWork:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         import ahocorasick
-        import xxhash
         from datasketch import MinHash, MinHashLSH
 
+        from processing.neardup import shingle_hash
         from processing.taxonomy import load_taxonomy
 
         conn.executescript(
@@ -143,9 +143,7 @@ class SameWork:
         self.automaton.make_automaton()
         self.lsh = MinHashLSH(threshold=0.8, num_perm=128)
         self.minhash = MinHash
-        self.shingle_hash: Callable[[bytes], int] = lambda shingle: (
-            xxhash.xxh3_64_intdigest(shingle) & 0xFFFFFFFF
-        )
+        self.shingle_hash = shingle_hash  # XXH3's low 32 bits, the hash newsflow signs with
         self.signatures: list[tuple[int, bytes, int | None]] = []
         self.tags: list[tuple[int, str]] = []
 
